@@ -1,0 +1,1 @@
+"""Pure case lifecycle: statuses, records, who may do what."""

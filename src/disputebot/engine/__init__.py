@@ -1,0 +1,1 @@
+"""Pure conversation-state machine that interprets conversations/*.yaml."""

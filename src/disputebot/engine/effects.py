@@ -1,0 +1,106 @@
+"""What the engine asks the world to do: say something, file a case, drop a draft.
+
+Texts are never strings here: a ``Msg`` is a message id from the catalogs plus parameters, so
+the channel renders it in the reader's language and escapes user-given parameters for its own
+markup. Parameters may themselves be ``Msg`` (a category's label inside a summary).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Expects = Literal["text", "choice", "files", "confirm"]
+
+
+@dataclass(frozen=True, slots=True)
+class Msg:
+    """A catalog message id with its parameters."""
+
+    key: str
+    params: Mapping[str, str | int | Msg] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button. ``data`` is opaque to users and validated when it comes back."""
+
+    label: Msg
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """One message to one chat: paragraphs, optional buttons, and what the bot now expects."""
+
+    text: tuple[Msg, ...]
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    step: str | None = None
+    expects: Expects | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileCase:
+    """File the finished draft as a case.
+
+    ``answers`` holds every answer of the flow by step id, as JSON-compatible values.
+    ``attestation`` names the attestation text (message id and flow version) that was shown.
+    """
+
+    flow: str
+    version: int
+    answers: Mapping[str, Any]
+    attestation: str
+
+
+Action = FileCase
+
+
+def _msg_to_obj(msg: Msg) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for name, value in msg.params.items():
+        params[name] = {"$msg": _msg_to_obj(value)} if isinstance(value, Msg) else value
+    return {"key": msg.key, "params": params}
+
+
+def _msg_from_obj(obj: Mapping[str, Any]) -> Msg:
+    params: dict[str, str | int | Msg] = {}
+    for name, value in obj.get("params", {}).items():
+        if isinstance(value, dict) and "$msg" in value:
+            params[name] = _msg_from_obj(value["$msg"])
+        else:
+            params[name] = value
+    return Msg(str(obj["key"]), params)
+
+
+def say_to_json(say: Say) -> str:
+    """Serialize a ``Say`` for the outbox."""
+    return json.dumps(
+        {
+            "text": [_msg_to_obj(m) for m in say.text],
+            "buttons": [
+                [{"label": _msg_to_obj(b.label), "data": b.data} for b in row]
+                for row in say.buttons
+            ],
+            "step": say.step,
+            "expects": say.expects,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def say_from_json(data: str) -> Say:
+    """Inverse of ``say_to_json``."""
+    obj = json.loads(data)
+    return Say(
+        text=tuple(_msg_from_obj(m) for m in obj["text"]),
+        buttons=tuple(
+            tuple(Button(_msg_from_obj(b["label"]), str(b["data"])) for b in row)
+            for row in obj.get("buttons", [])
+        ),
+        step=obj.get("step"),
+        expects=obj.get("expects"),
+    )

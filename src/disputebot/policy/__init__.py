@@ -1,0 +1,1 @@
+"""Pure precaution checks: accounts, evidence, objectivity, abuse. No I/O, no frameworks."""

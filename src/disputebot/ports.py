@@ -1,0 +1,220 @@
+"""The ports the service needs. Stores and channels implement them; nothing here does I/O.
+
+Every store method runs inside a unit of work and never commits on its own: the service commits
+once per inbound event, so a conversation step, a filed case, its audit event and its outgoing
+notifications land together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self
+
+from disputebot.cases.records import CaseEvent, CaseRecord, NewCase, Status
+from disputebot.policy.abuse import ReporterFacts
+
+if TYPE_CHECKING:
+    from disputebot.engine.effects import Say
+
+__all__ = [
+    "CaseStore",
+    "ChatKey",
+    "Clock",
+    "ConflictError",
+    "Outbox",
+    "OutboxItem",
+    "OutboxStatus",
+    "ReporterStore",
+    "Role",
+    "SessionStore",
+    "StaffStore",
+    "StoredSession",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UpdateLog",
+]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ChatKey:
+    """A chat on one channel. In private chats the chat id is the user's id."""
+
+    channel: str
+    chat_id: int
+
+    @property
+    def user_ref(self) -> str:
+        """Stable reporter id, e.g. ``telegram:12345``."""
+        return f"{self.channel}:{self.chat_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A conversation session as stored: the engine's JSON and a revision for optimistic locks."""
+
+    data: str
+    revision: int
+
+
+class ConflictError(Exception):
+    """A row changed under us (optimistic lock); the service retries the whole event."""
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One message waiting to be delivered to a chat.
+
+    ``payload`` is the JSON of a ``Say`` (see ``engine.effects.say_to_json``); ``locale`` is the
+    language to render it in, fixed when the message was written.
+    """
+
+    id: int
+    chat: ChatKey
+    payload: str
+    locale: str
+    created_at: datetime
+    due_at: datetime
+    attempts: int
+    status: OutboxStatus
+    case_id: str | None = None
+    last_error: str | None = None
+
+
+class Role(StrEnum):
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+
+
+class SessionStore(Protocol):
+    """Conversation state, one row per chat, guarded by a revision number."""
+
+    async def get(self, chat: ChatKey) -> StoredSession | None: ...
+
+    async def put(self, chat: ChatKey, data: str, expected_revision: int | None) -> int:
+        """Write ``data``; ``expected_revision`` is ``None`` for a new row.
+
+        Returns the new revision. Raises ``ConflictError`` when the stored revision differs
+        (or a row exists when ``None`` was expected).
+        """
+        ...
+
+    async def delete(self, chat: ChatKey) -> None: ...
+
+
+class UpdateLog(Protocol):
+    """Inbound event ids already applied; recorded in the same transaction as their effect."""
+
+    async def seen(self, channel: str, event_id: str) -> bool: ...
+
+    async def record(self, channel: str, event_id: str, at: datetime) -> None: ...
+
+
+class CaseStore(Protocol):
+    async def add(self, case: NewCase, first_event: CaseEvent) -> None:
+        """Insert a case, its evidence rows and its first audit event (status ``submitted``)."""
+        ...
+
+    async def get(self, public_id: str) -> CaseRecord | None: ...
+
+    async def list(
+        self, *, reporter_id: str | None = None, limit: int = 100
+    ) -> list[CaseRecord]:
+        """Newest first."""
+        ...
+
+    async def reporter_facts(self, reporter_id: str, now: datetime) -> ReporterFacts:
+        """Counts for the abuse checks: reports filed in the 24 h before ``now``, open cases
+        by account key, the time of the newest case rejected as a false report."""
+        ...
+
+    async def transition(self, public_id: str, to: Status, event: CaseEvent) -> None:
+        """Set the status and append the event. Raises ``KeyError`` for an unknown case."""
+        ...
+
+
+class Outbox(Protocol):
+    async def put(
+        self,
+        chat: ChatKey,
+        say: Say,
+        locale: str,
+        *,
+        now: datetime,
+        case_id: str | None = None,
+    ) -> int: ...
+
+    async def due(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        """Pending items whose ``due_at`` has come, oldest first."""
+        ...
+
+    async def mark_sent(self, item_id: int, at: datetime) -> None: ...
+
+    async def mark_failed(
+        self, item_id: int, error: str, *, retry_at: datetime | None
+    ) -> None:
+        """Count an attempt; ``retry_at=None`` dead-letters the item."""
+        ...
+
+    async def list(self, status: OutboxStatus | None = None, limit: int = 100) -> list[OutboxItem]:
+        ...
+
+
+class ReporterStore(Protocol):
+    """People who talk to the bot: their preferred language."""
+
+    async def locale(self, chat: ChatKey) -> str | None: ...
+
+    async def set_locale(self, chat: ChatKey, locale: str, now: datetime) -> None:
+        """Create the reporter row if needed."""
+        ...
+
+
+class StaffStore(Protocol):
+    async def role(self, chat: ChatKey) -> Role | None: ...
+
+    async def set_role(self, chat: ChatKey, role: Role, now: datetime) -> None: ...
+
+    async def remove(self, chat: ChatKey) -> None: ...
+
+    async def list(self) -> list[tuple[ChatKey, Role]]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the ``async with`` block without ``commit()`` rolls back."""
+
+    sessions: SessionStore
+    updates: UpdateLog
+    cases: CaseStore
+    outbox: Outbox
+    reporters: ReporterStore
+    staff: StaffStore
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware UTC time."""
+        ...
