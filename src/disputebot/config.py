@@ -67,5 +67,5 @@ def _url_password(url: str) -> str | None:
 
     try:
         return make_url(url).password  # type: ignore[no-any-return]
-    except Exception:  # noqa: BLE001  (a malformed URL has no password to hide)
+    except Exception:
         return None

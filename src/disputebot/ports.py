@@ -125,9 +125,7 @@ class CaseStore(Protocol):
 
     async def get(self, public_id: str) -> CaseRecord | None: ...
 
-    async def list(
-        self, *, reporter_id: str | None = None, limit: int = 100
-    ) -> list[CaseRecord]:
+    async def list(self, *, reporter_id: str | None = None, limit: int = 100) -> list[CaseRecord]:
         """Newest first."""
         ...
 
@@ -152,20 +150,21 @@ class Outbox(Protocol):
         case_id: str | None = None,
     ) -> int: ...
 
-    async def due(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
-        """Pending items whose ``due_at`` has come, oldest first."""
+    async def due(
+        self, now: datetime, limit: int = 100, *, channel: str | None = None
+    ) -> list[OutboxItem]:
+        """Pending items whose ``due_at`` has come, oldest first; only ``channel``'s if given."""
         ...
 
     async def mark_sent(self, item_id: int, at: datetime) -> None: ...
 
-    async def mark_failed(
-        self, item_id: int, error: str, *, retry_at: datetime | None
-    ) -> None:
+    async def mark_failed(self, item_id: int, error: str, *, retry_at: datetime | None) -> None:
         """Count an attempt; ``retry_at=None`` dead-letters the item."""
         ...
 
-    async def list(self, status: OutboxStatus | None = None, limit: int = 100) -> list[OutboxItem]:
-        ...
+    async def list(
+        self, status: OutboxStatus | None = None, limit: int = 100
+    ) -> list[OutboxItem]: ...
 
 
 class ReporterStore(Protocol):

@@ -1,0 +1,3 @@
+from disputebot.cli import main
+
+main()

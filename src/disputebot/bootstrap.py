@@ -1,0 +1,86 @@
+"""The composition root: the one place that wires concrete parts together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from disputebot.clock import SystemClock
+from disputebot.config import Settings
+from disputebot.engine.context import Policies
+from disputebot.engine.spec import FlowBook
+from disputebot.errors import ConfigError
+from disputebot.i18n.catalog import Catalogs
+from disputebot.i18n.negotiate import negotiate
+from disputebot.loading import load_flows, load_lexicons, load_profile
+from disputebot.policy.abuse import AbuseRules
+from disputebot.ports import Clock, UnitOfWorkFactory
+from disputebot.service.bot import BotService, LocaleChoice
+from disputebot.service.evidence import EvidenceVault
+from disputebot.service.filing import REPORT_STEPS
+from disputebot.store import migrate
+from disputebot.store.database import create_engine, make_session_factory
+from disputebot.store.uow import SqlUnitOfWorkFactory
+
+
+@dataclass
+class Content:
+    """Everything read from the operator's files, validated."""
+
+    book: FlowBook
+    policies: Policies
+    catalogs: Catalogs
+
+
+@dataclass
+class App:
+    settings: Settings
+    content: Content
+    engine: AsyncEngine
+    uow_factory: UnitOfWorkFactory
+    vault: EvidenceVault
+    service: BotService
+    clock: Clock
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def load_content(settings: Settings) -> Content:
+    """Conversations, profile, word lists and catalogs; raises ``ConfigError`` on any problem."""
+    book = load_flows(settings.conversations_dir)
+    report = book.current("report")
+    missing = [s for s in REPORT_STEPS if not report.has_step(s)]
+    if missing:
+        raise ConfigError(f"the report flow lacks the steps {', '.join(missing)}")
+    policies = Policies(
+        profile=load_profile(settings.platform_profile),
+        lexicons=load_lexicons(settings.locales_dir),
+        abuse=AbuseRules(
+            max_reports_per_day=settings.max_reports_per_day,
+            false_report_cooldown=settings.false_report_cooldown,
+        ),
+    )
+    catalogs = Catalogs.load(settings.locales_dir, default_locale=settings.default_locale)
+    return Content(book, policies, catalogs)
+
+
+async def build(settings: Settings, *, upgrade_sqlite: bool = True) -> App:
+    """Open the database (migrating an embedded SQLite file) and wire the bot."""
+    content = load_content(settings)
+    if upgrade_sqlite and settings.database_url.startswith("sqlite"):
+        await migrate.upgrade(settings.database_url)
+    elif not await migrate.is_up_to_date(settings.database_url):
+        raise ConfigError("the database schema is behind: run `disputebot db upgrade`")
+    engine = create_engine(settings.database_url)
+    uow_factory = SqlUnitOfWorkFactory(make_session_factory(engine))
+    clock = SystemClock()
+    locales = LocaleChoice(
+        available=content.catalogs.locales,
+        default=settings.default_locale,
+        negotiate=negotiate,
+    )
+    service = BotService(uow_factory, content.book, content.policies, clock=clock, locales=locales)
+    vault = EvidenceVault(settings.evidence_dir)
+    return App(settings, content, engine, uow_factory, vault, service, clock)

@@ -1,0 +1,286 @@
+"""``disputebot``: run the bot, chat with it in a terminal, migrate, inspect cases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+
+from disputebot.cases.ids import normalize_case_id
+from disputebot.cases.records import CaseRecord
+from disputebot.config import PROJECT_ROOT, Settings
+from disputebot.errors import ConfigError
+from disputebot.logs import setup_logging
+
+
+def _run(coro: Coroutine[Any, Any, int | None]) -> None:
+    try:
+        code = asyncio.run(coro)
+    except ConfigError as exc:
+        click.echo(f"disputebot: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code or 0)
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        raise click.ClickException(f"settings: {exc}") from exc
+    setup_logging(settings.log_level, settings.secrets())
+    return settings
+
+
+@click.group()
+def main() -> None:
+    """disputebot: report malicious marketplace disputes from a chat app."""
+
+
+@main.command()
+def run() -> None:
+    """Run the bot; with no bot token, the same bot opens as a console chat."""
+    settings = _settings()
+    if settings.bot_token is None:
+        click.echo(
+            "No DISPUTEBOT_BOT_TOKEN set: opening the bot as a console chat "
+            "(type /help; end with Ctrl-D).",
+            err=True,
+        )
+        _run(_console(settings, user_id=1, jsonl=False))
+        return
+    click.echo(
+        "disputebot: the Telegram channel is not part of this release yet; "
+        "unset DISPUTEBOT_BOT_TOKEN to use the console chat.",
+        err=True,
+    )
+    sys.exit(2)
+
+
+@main.command()
+@click.option(
+    "--user", "user_id", type=int, default=1, show_default=True, help="Act as this user."
+)
+@click.option("--jsonl", is_flag=True, help="Machine mode: one JSON object per line in and out.")
+def console(user_id: int, jsonl: bool) -> None:
+    """Chat with the bot in this terminal (or through a pipe)."""
+    _run(_console(_settings(), user_id=user_id, jsonl=jsonl))
+
+
+async def _console(settings: Settings, *, user_id: int, jsonl: bool) -> int:
+    from disputebot.bootstrap import build  # noqa: PLC0415  (keeps `--help` fast)
+    from disputebot.channels.console.channel import ConsoleChannel  # noqa: PLC0415
+
+    app = await build(settings)
+    try:
+        channel = ConsoleChannel(
+            app.service,
+            app.vault,
+            app.content.catalogs,
+            app.uow_factory,
+            app.clock,
+            user_id=user_id,
+            jsonl=jsonl,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+        )
+        await channel.run()
+    finally:
+        await app.close()
+    return 0
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to the newest schema (creates an SQLite file if needed)."""
+    from disputebot.store import migrate  # noqa: PLC0415
+
+    settings = _settings()
+
+    async def go() -> int:
+        await migrate.upgrade(settings.database_url, revision)
+        click.echo(f"database at {await migrate.current(settings.database_url)}", err=True)
+        return 0
+
+    _run(go())
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision the database is at."""
+    from disputebot.store import migrate  # noqa: PLC0415
+
+    settings = _settings()
+
+    async def go() -> int:
+        click.echo(await migrate.current(settings.database_url) or "empty")
+        return 0
+
+    _run(go())
+
+
+@main.command()
+def check() -> None:
+    """Validate settings, conversation files, the platform profile and the catalogs."""
+    from disputebot.bootstrap import load_content  # noqa: PLC0415
+    from disputebot.i18n.catalog import check_catalogs  # noqa: PLC0415
+
+    settings = _settings()
+    try:
+        content = load_content(settings)
+    except ConfigError as exc:
+        click.echo(f"FAIL {exc}", err=True)
+        sys.exit(1)
+    problems = check_catalogs(content.catalogs, content.book, PROJECT_ROOT)
+    for problem in problems:
+        click.echo(f"FAIL {problem}", err=True)
+    flows = sorted({f"{name} v{version}" for name, version in content.book.flows})
+    click.echo(f"conversations: {', '.join(flows)}")
+    click.echo(f"locales: {', '.join(content.catalogs.locales)}")
+    click.echo(f"objectivity word lists: {len(content.policies.lexicons)}")
+    sys.exit(1 if problems else 0)
+
+
+@main.group()
+def cases() -> None:
+    """Inspect filed cases."""
+
+
+@cases.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of case objects.")
+@click.option("--limit", default=100, show_default=True)
+def cases_list(as_json: bool, limit: int) -> None:
+    """Newest cases first."""
+    settings = _settings()
+
+    async def go() -> int:
+        async with _store(settings) as uow_factory, uow_factory() as uow:
+            found = await uow.cases.list(limit=limit)
+        if as_json:
+            click.echo(json.dumps([case_json(c) for c in found], ensure_ascii=False, indent=2))
+        else:
+            for c in found:
+                click.echo(
+                    f"{c.public_id}  {c.status:<13} {c.created_at:%Y-%m-%d %H:%M}  "
+                    f"{c.category:<16} {c.account_key}  ({len(c.evidence)} evidence)"
+                )
+        return 0
+
+    _run(go())
+
+
+@cases.command("show")
+@click.argument("case_id")
+@click.option("--json", "as_json", is_flag=True)
+def cases_show(case_id: str, as_json: bool) -> None:
+    """One case with its evidence and audit trail."""
+    settings = _settings()
+    public_id = normalize_case_id(case_id)
+    if public_id is None:
+        raise click.BadParameter(f"{case_id!r} is not a case id (like DR-7K3M9Q2A)")
+
+    async def go() -> int:
+        async with _store(settings) as uow_factory, uow_factory() as uow:
+            case = await uow.cases.get(public_id)
+        if case is None:
+            click.echo(f"no case {public_id}", err=True)
+            return 1
+        data = case_json(case)
+        if as_json:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False))
+        return 0
+
+    _run(go())
+
+
+def case_json(case: CaseRecord) -> dict[str, Any]:
+    """The case object of ``cases list|show --json``."""
+    return {
+        "id": case.public_id,
+        "status": str(case.status),
+        "reporter": case.reporter_id,
+        "category": case.category,
+        "account_key": case.account_key,
+        "account": dict(case.account),
+        "description": case.description,
+        "answers": {
+            "category": case.category,
+            "account": dict(case.account),
+            "description": case.description,
+        },
+        "flow": case.flow,
+        "flow_version": case.flow_version,
+        "attestation": case.attestation,
+        "created_at": case.created_at.isoformat(),
+        "updated_at": case.updated_at.isoformat(),
+        "evidence": [
+            {
+                "sha256": f.sha256,
+                "size": f.size,
+                "mime": f.mime,
+                "name": f.name,
+                "stored_path": f.stored_path,
+            }
+            for f in case.evidence
+        ],
+        "events": [
+            {
+                "at": e.at.isoformat(),
+                "actor": e.actor,
+                "kind": e.kind,
+                "from": str(e.from_status) if e.from_status else None,
+                "to": str(e.to_status) if e.to_status else None,
+                "note": e.note,
+            }
+            for e in case.events
+        ],
+    }
+
+
+class _store:
+    """The store without the rest of the bot, for read-only commands."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    async def __aenter__(self) -> Any:
+        from disputebot.store.database import create_engine, make_session_factory  # noqa: PLC0415
+        from disputebot.store.uow import SqlUnitOfWorkFactory  # noqa: PLC0415
+
+        self._engine = create_engine(self._settings.database_url)
+        return SqlUnitOfWorkFactory(make_session_factory(self._engine))
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._engine.dispose()
+
+
+@main.group()
+def i18n() -> None:
+    """Message catalogs."""
+
+
+@i18n.command("update")
+def i18n_update() -> None:
+    """Extract message ids and merge them into locales/*/LC_MESSAGES/disputebot.po."""
+    from disputebot.i18n.tools import update_catalogs  # noqa: PLC0415
+
+    update_catalogs(PROJECT_ROOT)
+    click.echo(f"catalogs updated under {Path(PROJECT_ROOT, 'locales')}")
+
+
+if __name__ == "__main__":
+    main()

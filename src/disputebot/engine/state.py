@@ -1,0 +1,73 @@
+"""A conversation in progress, as immutable data that round-trips through JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+Pending = Literal["cancel"] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """Where one chat stands in one flow.
+
+    ``answers`` holds accepted answers by step id (JSON-compatible values) and is the only
+    place user input lives once accepted. ``history`` is the path of steps taken, for ``/back``.
+    ``editing`` means the current step was opened from the summary, so an accepted answer
+    returns there. ``scratch`` keeps input that is not an answer yet (an item link's id, a
+    description awaiting the user's decision on warnings). ``nonce`` changes with every new
+    prompt so that buttons of older prompts are recognised as stale.
+    """
+
+    flow: str
+    version: int
+    step: str
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    history: tuple[str, ...] = ()
+    editing: bool = False
+    pending: Pending = None
+    scratch: Mapping[str, Any] = field(default_factory=dict)
+    nonce: int = 0
+
+    def answered(self, step_id: str, value: Any) -> Session:
+        return replace(self, answers={**self.answers, step_id: value})
+
+    def with_scratch(self, **values: Any) -> Session:
+        merged = {**self.scratch, **values}
+        return replace(self, scratch={k: v for k, v in merged.items() if v is not None})
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "flow": self.flow,
+                "version": self.version,
+                "step": self.step,
+                "answers": dict(self.answers),
+                "history": list(self.history),
+                "editing": self.editing,
+                "pending": self.pending,
+                "scratch": dict(self.scratch),
+                "nonce": self.nonce,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, data: str) -> Session:
+        obj = json.loads(data)
+        pending = obj.get("pending")
+        return cls(
+            flow=str(obj["flow"]),
+            version=int(obj["version"]),
+            step=str(obj["step"]),
+            answers=dict(obj.get("answers", {})),
+            history=tuple(obj.get("history", ())),
+            editing=bool(obj.get("editing", False)),
+            pending="cancel" if pending == "cancel" else None,
+            scratch=dict(obj.get("scratch", {})),
+            nonce=int(obj.get("nonce", 0)),
+        )

@@ -1,0 +1,204 @@
+"""The application service: one inbound event in, replies out, one transaction in between.
+
+For every event: load the chat's session (and, only when the engine will check abuse, the
+reporter's facts), run the engine, then write the new session, any filed case with its audit
+event and receipt, and the event id — and commit once. A concurrent change to the same session
+(optimistic lock) re-runs the whole event. Commands that are not part of a flow (``/help``,
+``/tips``, ``/status``, ``/language``) are answered here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from disputebot.cases.ids import new_case_id
+from disputebot.engine import machine
+from disputebot.engine.context import Context, Policies
+from disputebot.engine.effects import FileCase, Msg, Say
+from disputebot.engine.events import ButtonPressed, CommandReceived, Event
+from disputebot.engine.outcome import Outcome
+from disputebot.engine.spec import ChoiceStep, FlowBook
+from disputebot.engine.state import Session
+from disputebot.ports import ChatKey, Clock, ConflictError, UnitOfWork, UnitOfWorkFactory
+from disputebot.service import filing
+from disputebot.service.inbound import Inbound, Reply
+from disputebot.service.replies import CommandReplies
+
+log = logging.getLogger(__name__)
+
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class LocaleChoice:
+    """The locales the catalogs hold, and the one to fall back to."""
+
+    available: tuple[str, ...]
+    default: str
+    negotiate: Callable[[str | None, Sequence[str], str], str]
+
+
+class BotService:
+    """Applies inbound events; the only writer of sessions and filed cases."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        book: FlowBook,
+        policies: Policies,
+        *,
+        clock: Clock,
+        locales: LocaleChoice,
+        case_ids: Callable[[], str] = new_case_id,
+    ) -> None:
+        self._uow = uow_factory
+        self._book = book
+        self._policies = policies
+        self._clock = clock
+        self._locales = locales
+        self._case_ids = case_ids
+        self._commands = CommandReplies(book, locales.available)
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Apply one event exactly once; return the replies for the sender's chat."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return await self._handle_once(inbound)
+            except ConflictError:
+                if attempt == _ATTEMPTS:
+                    raise
+                log.info("session changed concurrently, retrying event %s", inbound.event_id)
+        raise AssertionError("unreachable")
+
+    async def opening(self, chat: ChatKey, language_code: str | None = None) -> list[Reply]:
+        """What a chat sees when a channel (re)connects: its draft's current step, or hello."""
+        async with self._uow() as uow:
+            locale = await self._locale(uow, chat, language_code)
+            stored = await uow.sessions.get(chat)
+        if stored is None:
+            return [Reply(chat, Say((Msg("bot.welcome"),)), locale)]
+        outcome = machine.resume(self._book, Session.from_json(stored.data), Msg("engine.resumed"))
+        return [Reply(chat, say, locale) for say in outcome.says]
+
+    async def _handle_once(self, inbound: Inbound) -> list[Reply]:
+        chat = inbound.chat
+        async with self._uow() as uow:
+            if inbound.event_id is not None and await uow.updates.seen(
+                chat.channel, inbound.event_id
+            ):
+                return []
+            locale = await self._locale(uow, chat, inbound.language_code)
+            says, locale = await self._apply(uow, inbound, locale)
+            if inbound.event_id is not None:
+                await uow.updates.record(chat.channel, inbound.event_id, self._clock.now())
+            await uow.commit()
+        return [Reply(chat, say, locale) for say in says]
+
+    async def _apply(
+        self, uow: UnitOfWork, inbound: Inbound, locale: str
+    ) -> tuple[list[Say], str]:
+        """The replies, and the locale to render them in (``/language`` may change it)."""
+        chat, event = inbound.chat, inbound.event
+        if not inbound.private:
+            return [Say((Msg("bot.private_only"),))], locale
+        stored = await uow.sessions.get(chat)
+        session = Session.from_json(stored.data) if stored else None
+        if inbound.edited:
+            return self._with_prompt(session, Msg("bot.edit_ignored")), locale
+        chosen = self._language_choice(event)
+        if chosen == "" and isinstance(event, CommandReceived):
+            return [self._commands.language_menu(locale, Msg("bot.language.unknown"))], locale
+        if chosen is not None:
+            if not chosen:
+                return self._with_prompt(session, Msg("engine.stale_button")), locale
+            await uow.reporters.set_locale(chat, chosen, self._clock.now())
+            return self._with_prompt(session, Msg("bot.language.set")), chosen
+        handled = await self._service_command(uow, chat, event, session, locale)
+        if handled is not None:
+            return handled, locale
+        now = self._clock.now()
+        facts = None
+        if machine.needs_facts(self._book, session, event):
+            facts = await uow.cases.reporter_facts(chat.user_ref, now)
+        outcome = machine.handle(self._book, session, event, Context(now, self._policies, facts))
+        says = list(outcome.says)
+        for action in outcome.actions:
+            says += await self._file(uow, chat, action, locale)
+        if outcome.changed:
+            await self._save(uow, chat, outcome, stored.revision if stored else None)
+        return says, locale
+
+    async def _save(
+        self, uow: UnitOfWork, chat: ChatKey, outcome: Outcome, revision: int | None
+    ) -> None:
+        if outcome.session is None:
+            if revision is not None:
+                await uow.sessions.delete(chat)
+            return
+        await uow.sessions.put(chat, outcome.session.to_json(), revision)
+
+    async def _file(
+        self, uow: UnitOfWork, chat: ChatKey, action: FileCase, locale: str
+    ) -> list[Say]:
+        now = self._clock.now()
+        case = filing.new_case(action, self._case_ids(), chat.user_ref, now)
+        await uow.cases.add(case, filing.filed_event(case))
+        receipt = filing.receipt(case, self._category_label(action, case.category))
+        await uow.outbox.put(chat, receipt, locale, now=now, case_id=case.public_id)
+        log.info("case %s filed by %s", case.public_id, chat.user_ref)
+        return []
+
+    def _category_label(self, action: FileCase, value: str) -> Msg:
+        flow = self._book.get(action.flow, action.version)
+        step = flow.step("category") if flow and flow.has_step("category") else None
+        option = step.option(value) if isinstance(step, ChoiceStep) else None
+        return Msg(option.label) if option else Msg("bot.category.unknown", {"value": value})
+
+    async def _service_command(
+        self,
+        uow: UnitOfWork,
+        chat: ChatKey,
+        event: Event,
+        session: Session | None,
+        locale: str,
+    ) -> list[Say] | None:
+        if not isinstance(event, CommandReceived) or event.name in machine.ENGINE_COMMANDS:
+            return None
+        if event.name == "help":
+            return self._with_prompt(session, Msg("bot.help"))
+        if event.name == "tips":
+            return self._with_prompt(session, Msg("bot.tips"))
+        if event.name == "language":
+            return [self._commands.language_menu(locale)]
+        if event.name == "status":
+            cases = await uow.cases.list(reporter_id=chat.user_ref, limit=20)
+            return self._with_prompt(session, *self._commands.status(cases, session))
+        return None
+
+    def _language_choice(self, event: Event) -> str | None:
+        """The locale a language button or ``/language CODE`` asks for ("" if not offered)."""
+        if isinstance(event, ButtonPressed) and event.data.startswith("lang:"):
+            wanted = event.data.removeprefix("lang:")
+        elif isinstance(event, CommandReceived) and event.name == "language" and event.args:
+            wanted = event.args.replace("-", "_").lower()
+        else:
+            return None
+        by_folded = {loc.lower(): loc for loc in self._locales.available}
+        return by_folded.get(wanted.lower(), "")
+
+    def _with_prompt(self, session: Session | None, *lead: Msg) -> list[Say]:
+        if session is None:
+            return [Say(lead)]
+        return list(machine.resume(self._book, session, *lead).says)
+
+    async def _locale(self, uow: UnitOfWork, chat: ChatKey, language_code: str | None) -> str:
+        stored = await uow.reporters.locale(chat)
+        if stored in self._locales.available:
+            return stored
+        chosen = self._locales.negotiate(
+            language_code, self._locales.available, self._locales.default
+        )
+        await uow.reporters.set_locale(chat, chosen, self._clock.now())
+        return chosen

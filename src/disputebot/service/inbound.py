@@ -1,0 +1,35 @@
+"""What a channel hands to the service, and what it gets back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from disputebot.engine.effects import Say
+from disputebot.engine.events import Event
+from disputebot.ports import ChatKey
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One chat update, translated by a channel.
+
+    ``event_id`` identifies the update on its channel (Telegram's ``update_id``, the console's
+    ``"id"``); an id seen before is not applied again. ``None`` means the channel cannot repeat
+    updates and none is recorded.
+    """
+
+    chat: ChatKey
+    event: Event
+    event_id: str | None = None
+    language_code: str | None = None
+    private: bool = True
+    edited: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message for a chat, in the locale it is to be rendered in."""
+
+    chat: ChatKey
+    say: Say
+    locale: str

@@ -1,0 +1,121 @@
+"""Engines and sessions: the connection settings each backend needs to behave well.
+
+SQLite (``sqlite+aiosqlite:///path``):
+    WAL lets readers run beside the writer; ``synchronous=NORMAL`` is durable in WAL mode apart
+    from the last transactions on power loss; ``busy_timeout`` makes a second writer wait
+    instead of failing at once. Transactions start with ``BEGIN IMMEDIATE``: a unit of work
+    that reads and then writes would otherwise start as a reader and fail to upgrade to a
+    writer if another connection committed in between ("database is locked", which no busy
+    timeout cures). Taking the write lock up front makes units of work queue on the busy
+    timeout instead. It is also what makes SAVEPOINT and transactional DDL work under the
+    sqlite3 driver (see SQLAlchemy's "Transactions with SQLite and the sqlite3 driver").
+
+PostgreSQL (``postgresql+asyncpg://…``):
+    ``pool_pre_ping`` replaces connections the server dropped. A ``search_path`` query
+    parameter (``…/db?search_path=tenant``) or the ``schema`` argument puts every table, and
+    Alembic's version table, in that schema; tests use it to isolate themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_engine", "make_session_factory", "split_schema"]
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def split_schema(url: str | URL, schema: str | None = None) -> tuple[URL, str | None]:
+    """Return the URL without its ``search_path`` query parameter, and the schema to use.
+
+    An explicit ``schema`` wins over the URL's. Only PostgreSQL has schemas; for other
+    backends a schema is an error rather than something silently ignored.
+    """
+    parsed = make_url(url)
+    from_url = parsed.query.get("search_path")
+    if isinstance(from_url, tuple):
+        from_url = from_url[-1]
+    parsed = parsed.difference_update_query(["search_path"])
+    chosen = schema or from_url or None
+    if chosen is not None and parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"a schema ({chosen!r}) is only supported on PostgreSQL URLs")
+    return parsed, chosen
+
+
+def create_engine(
+    url: str | URL,
+    *,
+    schema: str | None = None,
+    sqlite_foreign_keys: bool = True,
+    **options: Any,
+) -> AsyncEngine:
+    """Create an async engine tuned for the backend ``url`` names.
+
+    Args:
+        url: a SQLAlchemy async URL (``sqlite+aiosqlite`` or ``postgresql+asyncpg``).
+        schema: PostgreSQL schema to work in (the ``search_path``); overrides the URL's.
+        sqlite_foreign_keys: migrations turn enforcement off, as Alembic's batch mode
+            recreates tables and a cascading delete would empty their children.
+        **options: passed on to SQLAlchemy's ``create_async_engine``.
+    """
+    parsed, chosen_schema = split_schema(url, schema)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        _make_parent_folder(parsed)
+        engine = _create_async_engine(parsed, **options)
+        _tune_sqlite(engine, foreign_keys=sqlite_foreign_keys)
+        return engine
+    if backend == "postgresql":
+        options.setdefault("pool_pre_ping", True)
+        if chosen_schema is not None:
+            connect_args = dict(options.pop("connect_args", {}))
+            settings = dict(connect_args.get("server_settings", {}))
+            settings["search_path"] = chosen_schema
+            connect_args["server_settings"] = settings
+            options["connect_args"] = connect_args
+        return _create_async_engine(parsed, **options)
+    return _create_async_engine(parsed, **options)
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (no lazy reloads in async code)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _make_parent_folder(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _tune_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
+    # busy_timeout first: switching to WAL needs a lock another connection may hold.
+    pragmas = (
+        f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # The driver must not emit its own BEGIN; _on_begin below does, as BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,437 @@
+"""In-memory stores with the same semantics as the SQL ones, for tests and quick experiments.
+
+Committed state lives in a ``MemoryDatabase``. A unit of work works on a deep copy of it and
+``commit()`` swaps the copy in, so leaving without committing (or with an exception) rolls back.
+Units of work on one database run one at a time, like SQLite with its single writer: a second
+one waits for the first to finish. That keeps concurrent tasks from overwriting each other's
+commits, and stale revisions still surface as ``ConflictError``.
+
+The contract tests in ``tests/contract`` run the same cases against these stores and the SQL
+ones; behaviour differs only where noted here: the database never refuses oversized values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from disputebot.cases.records import OPEN_STATUSES, CaseEvent, CaseRecord, NewCase, Status
+from disputebot.engine.effects import Say, say_to_json
+from disputebot.policy.abuse import ReporterFacts
+from disputebot.ports import (
+    CaseStore,
+    ChatKey,
+    ConflictError,
+    Outbox,
+    OutboxItem,
+    OutboxStatus,
+    ReporterStore,
+    Role,
+    SessionStore,
+    StaffStore,
+    StoredSession,
+    UpdateLog,
+)
+
+__all__ = ["MemoryDatabase", "MemoryUnitOfWork", "MemoryUnitOfWorkFactory"]
+
+# Same values as disputebot.store.repositories (not imported: this module stays SQL-free).
+FALSE_REPORT_KIND = "rejected:false_report"
+REPORT_WINDOW = timedelta(hours=24)
+
+
+def _utc(value: datetime) -> datetime:
+    # Mirrors store.models.UTCDateTime: refuse naive datetimes, hand back aware UTC.
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"naive datetime {value.isoformat()} refused: pass an aware datetime "
+            "(for example datetime.now(UTC))"
+        )
+    return value.astimezone(UTC)
+
+
+def _json_copy(value: Any) -> Any:
+    # What a JSON column gives back: plain dicts and lists, a fresh copy on every read.
+    return json.loads(json.dumps(value))
+
+
+@dataclass
+class _Reporter:
+    locale: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class _State:
+    sessions: dict[ChatKey, StoredSession] = field(default_factory=dict)
+    updates: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    # public id -> (row id, record); row ids break created_at ties as in SQL.
+    cases: dict[str, tuple[int, CaseRecord]] = field(default_factory=dict)
+    last_case_id: int = 0
+    outbox: dict[int, OutboxItem] = field(default_factory=dict)
+    last_outbox_id: int = 0
+    reporters: dict[ChatKey, _Reporter] = field(default_factory=dict)
+    staff: dict[ChatKey, tuple[Role, datetime]] = field(default_factory=dict)
+
+
+class MemoryDatabase:
+    """Committed state shared by the units of work of one ``MemoryUnitOfWorkFactory``."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        self.lock = asyncio.Lock()
+        self.holder: asyncio.Task[Any] | None = None
+
+
+class _Transaction:
+    """The working copy the stores of one unit of work read and write."""
+
+    def __init__(self) -> None:
+        self._state: _State | None = None
+
+    @property
+    def state(self) -> _State:
+        if self._state is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._state
+
+    @state.setter
+    def state(self, value: _State | None) -> None:
+        self._state = value
+
+
+class MemorySessionStore:
+    """``SessionStore`` on a dict."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def get(self, chat: ChatKey) -> StoredSession | None:
+        return self._tx.state.sessions.get(chat)
+
+    async def put(self, chat: ChatKey, data: str, expected_revision: int | None) -> int:
+        sessions = self._tx.state.sessions
+        stored = sessions.get(chat)
+        if expected_revision is None:
+            if stored is not None:
+                raise ConflictError(f"a session for {chat.user_ref} already exists")
+        elif stored is None or stored.revision != expected_revision:
+            raise ConflictError(
+                f"the session for {chat.user_ref} is not at revision {expected_revision}"
+            )
+        revision = 1 if expected_revision is None else expected_revision + 1
+        sessions[chat] = StoredSession(data=data, revision=revision)
+        return revision
+
+    async def delete(self, chat: ChatKey) -> None:
+        self._tx.state.sessions.pop(chat, None)
+
+
+class MemoryUpdateLog:
+    """``UpdateLog`` on a dict; recording an id twice raises ``ConflictError``."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def seen(self, channel: str, event_id: str) -> bool:
+        return (channel, event_id) in self._tx.state.updates
+
+    async def record(self, channel: str, event_id: str, at: datetime) -> None:
+        at = _utc(at)
+        updates = self._tx.state.updates
+        if (channel, event_id) in updates:
+            raise ConflictError(f"event {channel}:{event_id} was already recorded")
+        updates[channel, event_id] = at
+
+
+def _event(event: CaseEvent) -> CaseEvent:
+    return dataclasses.replace(event, at=_utc(event.at))
+
+
+class MemoryCaseStore:
+    """``CaseStore`` on a dict of immutable records."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def add(self, case: NewCase, first_event: CaseEvent) -> None:
+        state = self._tx.state
+        created_at = _utc(case.created_at)
+        first = _event(first_event)
+        if case.public_id in state.cases:
+            raise ConflictError(f"case {case.public_id} already exists")
+        record = CaseRecord(
+            public_id=case.public_id,
+            status=Status.SUBMITTED,
+            reporter_id=case.reporter_id,
+            category=case.category,
+            account_key=case.account_key,
+            account=_json_copy(dict(case.account)),
+            description=case.description,
+            flow=case.flow,
+            flow_version=case.flow_version,
+            attestation=case.attestation,
+            created_at=created_at,
+            updated_at=created_at,
+            evidence=tuple(case.evidence),
+            events=(first,),
+            answers=_json_copy(dict(case.answers)),
+        )
+        state.last_case_id += 1
+        state.cases[case.public_id] = (state.last_case_id, record)
+
+    async def get(self, public_id: str) -> CaseRecord | None:
+        found = self._tx.state.cases.get(public_id)
+        return None if found is None else _fresh(found[1])
+
+    async def list(self, *, reporter_id: str | None = None, limit: int = 100) -> list[CaseRecord]:
+        rows = [
+            (row_id, record)
+            for row_id, record in self._tx.state.cases.values()
+            if reporter_id is None or record.reporter_id == reporter_id
+        ]
+        rows.sort(key=lambda row: (row[1].created_at, row[0]), reverse=True)
+        return [_fresh(record) for _, record in rows[: max(limit, 0)]]
+
+    async def reporter_facts(self, reporter_id: str, now: datetime) -> ReporterFacts:
+        now = _utc(now)
+        mine = sorted(
+            (
+                (row_id, record)
+                for row_id, record in self._tx.state.cases.values()
+                if record.reporter_id == reporter_id
+            ),
+            key=lambda row: (row[1].created_at, row[0]),
+        )
+        recent = [r.created_at for _, r in mine if now - REPORT_WINDOW < r.created_at <= now]
+        # Oldest first, so with several open cases on one account the newest wins (as in SQL).
+        open_cases = {r.account_key: r.public_id for _, r in mine if r.status in OPEN_STATUSES}
+        false_rejections = [
+            event.at
+            for _, record in mine
+            for event in record.events
+            if event.to_status == Status.REJECTED and event.kind == FALSE_REPORT_KIND
+        ]
+        return ReporterFacts(
+            reports_last_24h=len(recent),
+            oldest_report_last_24h=min(recent, default=None),
+            open_cases=open_cases,
+            last_false_rejection_at=max(false_rejections, default=None),
+            own_account_keys=frozenset(),
+        )
+
+    async def transition(self, public_id: str, to: Status, event: CaseEvent) -> None:
+        event = _event(event)
+        cases = self._tx.state.cases
+        if public_id not in cases:
+            raise KeyError(public_id)
+        row_id, record = cases[public_id]
+        cases[public_id] = (
+            row_id,
+            dataclasses.replace(
+                record, status=to, updated_at=event.at, events=(*record.events, event)
+            ),
+        )
+
+
+def _fresh(record: CaseRecord) -> CaseRecord:
+    # SQL orders the audit trail by (time, insertion); sorted() is stable, so this matches.
+    return dataclasses.replace(
+        record,
+        account=_json_copy(record.account),
+        answers=_json_copy(record.answers),
+        events=tuple(sorted(record.events, key=lambda e: e.at)),
+    )
+
+
+class MemoryOutbox:
+    """``Outbox`` on a dict keyed by increasing ids."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def put(
+        self,
+        chat: ChatKey,
+        say: Say,
+        locale: str,
+        *,
+        now: datetime,
+        case_id: str | None = None,
+    ) -> int:
+        state = self._tx.state
+        now = _utc(now)
+        state.last_outbox_id += 1
+        item = OutboxItem(
+            id=state.last_outbox_id,
+            chat=chat,
+            payload=say_to_json(say),
+            locale=locale,
+            created_at=now,
+            due_at=now,
+            attempts=0,
+            status=OutboxStatus.PENDING,
+            case_id=case_id,
+        )
+        state.outbox[item.id] = item
+        return item.id
+
+    async def due(
+        self, now: datetime, limit: int = 100, *, channel: str | None = None
+    ) -> list[OutboxItem]:
+        now = _utc(now)
+        items = [
+            item
+            for item in self._tx.state.outbox.values()
+            if item.status == OutboxStatus.PENDING
+            and item.due_at <= now
+            and (channel is None or item.chat.channel == channel)
+        ]
+        items.sort(key=lambda item: (item.due_at, item.id))
+        return items[: max(limit, 0)]
+
+    async def mark_sent(self, item_id: int, at: datetime) -> None:
+        _utc(at)
+        item = self._item(item_id)
+        self._tx.state.outbox[item_id] = dataclasses.replace(item, status=OutboxStatus.SENT)
+
+    async def mark_failed(self, item_id: int, error: str, *, retry_at: datetime | None) -> None:
+        if retry_at is not None:
+            retry_at = _utc(retry_at)
+        item = self._item(item_id)
+        failed = dataclasses.replace(item, attempts=item.attempts + 1, last_error=error)
+        if retry_at is None:
+            failed = dataclasses.replace(failed, status=OutboxStatus.DEAD)
+        else:
+            failed = dataclasses.replace(failed, due_at=retry_at)
+        self._tx.state.outbox[item_id] = failed
+
+    async def list(self, status: OutboxStatus | None = None, limit: int = 100) -> list[OutboxItem]:
+        items = sorted(
+            (
+                item
+                for item in self._tx.state.outbox.values()
+                if status is None or item.status == status
+            ),
+            key=lambda item: item.id,
+        )
+        return items[: max(limit, 0)]
+
+    def _item(self, item_id: int) -> OutboxItem:
+        try:
+            return self._tx.state.outbox[item_id]
+        except KeyError:
+            raise KeyError(item_id) from None
+
+
+class MemoryReporterStore:
+    """``ReporterStore`` on a dict."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def locale(self, chat: ChatKey) -> str | None:
+        found = self._tx.state.reporters.get(chat)
+        return None if found is None else found.locale
+
+    async def set_locale(self, chat: ChatKey, locale: str, now: datetime) -> None:
+        now = _utc(now)
+        reporters = self._tx.state.reporters
+        found = reporters.get(chat)
+        if found is None:
+            reporters[chat] = _Reporter(locale=locale, created_at=now, updated_at=now)
+        else:
+            found.locale = locale
+            found.updated_at = now
+
+
+class MemoryStaffStore:
+    """``StaffStore`` on a dict; a role change keeps the first ``added_at``."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def role(self, chat: ChatKey) -> Role | None:
+        found = self._tx.state.staff.get(chat)
+        return None if found is None else found[0]
+
+    async def set_role(self, chat: ChatKey, role: Role, now: datetime) -> None:
+        now = _utc(now)
+        staff = self._tx.state.staff
+        added_at = staff[chat][1] if chat in staff else now
+        staff[chat] = (role, added_at)
+
+    async def remove(self, chat: ChatKey) -> None:
+        self._tx.state.staff.pop(chat, None)
+
+    async def list(self) -> list[tuple[ChatKey, Role]]:
+        return [(chat, entry[0]) for chat, entry in sorted(self._tx.state.staff.items())]
+
+
+class MemoryUnitOfWork:
+    """``ports.UnitOfWork`` over a ``MemoryDatabase``: rolls back unless ``commit()`` is called."""
+
+    sessions: SessionStore
+    updates: UpdateLog
+    cases: CaseStore
+    outbox: Outbox
+    reporters: ReporterStore
+    staff: StaffStore
+
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._database = database
+        self._tx = _Transaction()
+        self._entered = False
+        self.sessions = MemorySessionStore(self._tx)
+        self.updates = MemoryUpdateLog(self._tx)
+        self.cases = MemoryCaseStore(self._tx)
+        self.outbox = MemoryOutbox(self._tx)
+        self.reporters = MemoryReporterStore(self._tx)
+        self.staff = MemoryStaffStore(self._tx)
+
+    async def __aenter__(self) -> Self:
+        if self._entered:
+            raise RuntimeError("this unit of work is already open; make a new one per use")
+        database = self._database
+        task = asyncio.current_task()
+        if database.lock.locked() and task is not None and database.holder is task:
+            # Waiting for ourselves would hang forever (SQLite would fail after its timeout).
+            raise RuntimeError("a unit of work is already open on this database in this task")
+        await database.lock.acquire()
+        self._entered = True
+        database.holder = task
+        self._tx.state = copy.deepcopy(database.state)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._tx.state = None
+        self._database.holder = None
+        self._database.lock.release()
+
+    async def commit(self) -> None:
+        committed = self._tx.state
+        self._database.state = committed
+        # Keep working on a private copy: later changes need their own commit().
+        self._tx.state = copy.deepcopy(committed)
+
+
+class MemoryUnitOfWorkFactory:
+    """Makes units of work over one shared ``MemoryDatabase`` (``ports.UnitOfWorkFactory``)."""
+
+    def __init__(self, database: MemoryDatabase | None = None) -> None:
+        self.database = database or MemoryDatabase()
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.database)

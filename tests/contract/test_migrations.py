@@ -1,0 +1,130 @@
+"""Migrations: the migrated schema is the models' schema, and it goes down and up again.
+
+These run on the SQL backends only (the ``database`` fixture): the memory store has no schema.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from disputebot.store import migrate
+from disputebot.store.database import create_engine, split_schema
+from disputebot.store.models import Base
+from tests.contract.builders import Database
+
+TABLES = {
+    "case_events",
+    "cases",
+    "evidence",
+    "outbox",
+    "processed_updates",
+    "reporters",
+    "sessions",
+    "staff",
+}
+
+
+def _diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def _schema_diff(database: Database) -> list[Any]:
+    async with database.engine.connect() as connection:
+        return await connection.run_sync(_diff)
+
+
+async def _table_names(database: Database) -> set[str]:
+    async with database.engine.connect() as connection:
+        return await connection.run_sync(_tables)
+
+
+async def test_migrated_schema_matches_the_models(database: Database) -> None:
+    assert await _schema_diff(database) == []
+    assert await _table_names(database) >= TABLES
+    assert await migrate.current(database.url) == migrate.head()
+    assert await migrate.is_up_to_date(database.url)
+
+
+async def test_downgrade_to_base_and_upgrade_again(database: Database) -> None:
+    await migrate.downgrade(database.url, "base")
+    assert await migrate.current(database.url) is None
+    assert not await migrate.is_up_to_date(database.url)
+    assert await _table_names(database) <= {"alembic_version"}
+    await migrate.upgrade(database.url)
+    assert await migrate.current(database.url) == migrate.head()
+    assert await _schema_diff(database) == []
+
+
+async def test_upgrade_is_idempotent(database: Database) -> None:
+    await migrate.upgrade(database.url)
+    assert await migrate.current(database.url) == migrate.head()
+
+
+async def test_tables_and_version_live_in_the_chosen_schema(database: Database) -> None:
+    _, schema = split_schema(database.url)
+    async with database.engine.connect() as connection:
+        if database.backend == "sqlite":
+            assert schema is None
+            return
+        assert schema is not None
+        assert await connection.scalar(text("select current_schema()")) == schema
+        found = await connection.scalar(
+            text("select count(*) from information_schema.tables where table_schema = :s"),
+            {"s": schema},
+        )
+    assert found == len(TABLES) + 1  # and alembic_version
+    assert await migrate.current(database.url) == migrate.head()
+
+
+def test_every_constraint_and_index_is_named() -> None:
+    for table in Base.metadata.tables.values():
+        for constraint in table.constraints:
+            assert isinstance(constraint.name, str), (table.name, constraint)
+        for index in table.indexes:
+            assert isinstance(index.name, str), (table.name, index)
+
+
+def test_head_needs_no_ini_file() -> None:
+    config = migrate.alembic_config()
+    assert config.config_file_name is None
+    assert migrate.head() == "0001"
+
+
+async def test_sqlite_engine_settings_and_missing_folder(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "there.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate.upgrade(url)
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            pragmas = {
+                name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            }
+    finally:
+        await engine.dispose()
+    assert path.exists()
+    # synchronous: 1 is NORMAL.
+    assert pragmas == {
+        "journal_mode": "wal",
+        "synchronous": 1,
+        "foreign_keys": 1,
+        "busy_timeout": 5000,
+    }
+
+
+def test_a_schema_on_sqlite_is_refused() -> None:
+    with pytest.raises(ValueError, match="only supported on PostgreSQL"):
+        split_schema("sqlite+aiosqlite:///x.db", "tenant")

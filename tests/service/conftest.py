@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from disputebot.engine.context import Policies
+from disputebot.engine.spec import FlowBook
+from disputebot.i18n.negotiate import negotiate
+from disputebot.loading import load_flows, load_lexicons, load_profile
+from disputebot.ports import UnitOfWorkFactory
+from disputebot.service.bot import BotService, LocaleChoice
+from disputebot.service.evidence import EvidenceVault
+from disputebot.store import migrate
+from disputebot.store.database import create_engine, make_session_factory
+from disputebot.store.uow import SqlUnitOfWorkFactory
+from disputebot.testing.memory import MemoryUnitOfWorkFactory
+from tests.support import ROOT, FixedClock
+
+
+@pytest.fixture(scope="session")
+def book() -> FlowBook:
+    return load_flows(ROOT / "conversations")
+
+
+@pytest.fixture(scope="session")
+def policies() -> Policies:
+    return Policies(
+        profile=load_profile(ROOT / "platform" / "aliexpress.yaml"),
+        lexicons=load_lexicons(ROOT / "locales"),
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def uow_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[UnitOfWorkFactory]:
+    if request.param == "memory":
+        yield MemoryUnitOfWorkFactory()
+        return
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    await migrate.upgrade(url)
+    engine = create_engine(url)
+    try:
+        yield SqlUnitOfWorkFactory(make_session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def service(
+    uow_factory: UnitOfWorkFactory, book: FlowBook, policies: Policies, clock: FixedClock
+) -> BotService:
+    locales = LocaleChoice(available=("en", "zh_Hans"), default="en", negotiate=negotiate)
+    return BotService(uow_factory, book, policies, clock=clock, locales=locales)
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> EvidenceVault:
+    return EvidenceVault(tmp_path / "evidence")

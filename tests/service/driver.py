@@ -1,0 +1,56 @@
+"""A chat that talks to the real service (and store) the way a channel would."""
+
+from __future__ import annotations
+
+from disputebot.engine.effects import Button, Msg
+from disputebot.engine.events import (
+    ButtonPressed,
+    Event,
+    FilesReceived,
+    text_event,
+)
+from disputebot.policy.evidence import EvidenceFile
+from disputebot.ports import ChatKey
+from disputebot.service.bot import BotService
+from disputebot.service.inbound import Inbound, Reply
+from tests.engine.transcript import keys_of
+
+
+class ServiceChat:
+    def __init__(
+        self, service: BotService, user_id: int = 1001, language_code: str | None = "en"
+    ) -> None:
+        self.service = service
+        self.chat = ChatKey("test", user_id)
+        self.language_code = language_code
+        self.last: list[Reply] = []
+
+    async def send(self, event: Event, event_id: str | None = None, **flags: bool) -> list[Reply]:
+        inbound = Inbound(self.chat, event, event_id, self.language_code, **flags)
+        self.last = await self.service.handle(inbound)
+        return self.last
+
+    async def text(self, text: str, event_id: str | None = None) -> list[Reply]:
+        return await self.send(text_event(text), event_id)
+
+    async def files(self, *files: EvidenceFile, event_id: str | None = None) -> list[Reply]:
+        return await self.send(FilesReceived(files), event_id)
+
+    def buttons(self) -> list[Button]:
+        return [b for r in self.last for row in r.say.buttons for b in row]
+
+    async def click(self, label_key: str, label: str | None = None) -> list[Reply]:
+        for b in self.buttons():
+            inner = b.label.params.get("label")
+            if b.label.key == label_key and (
+                label is None or (isinstance(inner, Msg) and inner.key == label)
+            ):
+                return await self.send(ButtonPressed(b.data))
+        raise AssertionError(f"no button {label_key}: {[b.label.key for b in self.buttons()]}")
+
+    def said(self) -> list[str]:
+        return [k for r in self.last for m in r.say.text for k in keys_of(m)]
+
+    @property
+    def step(self) -> str | None:
+        return self.last[-1].say.step if self.last else None
