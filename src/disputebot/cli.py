@@ -29,12 +29,16 @@ def _run(coro: Coroutine[Any, Any, int | None]) -> None:
     sys.exit(code or 0)
 
 
-def _settings() -> Settings:
+def _settings(*, chat_on_terminal: bool = False) -> Settings:
     try:
         settings = Settings()
     except ValueError as exc:
         raise click.ClickException(f"settings: {exc}") from exc
-    setup_logging(settings.log_level, settings.secrets())
+    level = settings.log_level
+    if chat_on_terminal and "log_level" not in settings.model_fields_set:
+        # Log lines would interleave with the chat; show only problems unless asked.
+        level = "WARNING"
+    setup_logging(level, settings.secrets())
     return settings
 
 
@@ -46,7 +50,7 @@ def main() -> None:
 @main.command()
 def run() -> None:
     """Run the bot; with no bot token, the same bot opens as a console chat."""
-    settings = _settings()
+    settings = _settings(chat_on_terminal=True)
     if settings.bot_token is None:
         click.echo(
             "No DISPUTEBOT_BOT_TOKEN set: opening the bot as a console chat "
@@ -70,7 +74,7 @@ def run() -> None:
 @click.option("--jsonl", is_flag=True, help="Machine mode: one JSON object per line in and out.")
 def console(user_id: int, jsonl: bool) -> None:
     """Chat with the bot in this terminal (or through a pipe)."""
-    _run(_console(_settings(), user_id=user_id, jsonl=jsonl))
+    _run(_console(_settings(chat_on_terminal=True), user_id=user_id, jsonl=jsonl))
 
 
 async def _console(settings: Settings, *, user_id: int, jsonl: bool) -> int:

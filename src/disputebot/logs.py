@@ -40,3 +40,5 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic narrates every migration step at INFO; its warnings still show.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

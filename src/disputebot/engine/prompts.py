@@ -126,6 +126,10 @@ def account_value(value: Mapping[str, Any]) -> Msg:
                 {"store_id": account.display, "item_id": account.item_id},
             )
         return Msg("engine.account.store", {"store_id": account.display})
+    if account.item_id:
+        return Msg(
+            "engine.account.seller_item", {"name": account.display, "item_id": account.item_id}
+        )
     return Msg("engine.account.seller", {"name": account.display})
 
 
