@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +23,10 @@ from disputebot.service.filing import REPORT_STEPS
 from disputebot.store import migrate
 from disputebot.store.database import create_engine, make_session_factory
 from disputebot.store.uow import SqlUnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from disputebot.channels.telegram.model import BotApi
+    from disputebot.channels.telegram.runtime import TelegramRuntime
 
 
 @dataclass
@@ -84,3 +89,32 @@ async def build(settings: Settings, *, upgrade_sqlite: bool = True) -> App:
     service = BotService(uow_factory, content.book, content.policies, clock=clock, locales=locales)
     vault = EvidenceVault(settings.evidence_dir)
     return App(settings, content, engine, uow_factory, vault, service, clock)
+
+
+def telegram_runtime(app: App, *, album_wait: float = 0.8) -> TelegramRuntime:
+    """The Telegram bot on the configured framework (python-telegram-bot unless ``aiogram``)."""
+    from disputebot.channels.telegram.runtime import TelegramRuntime  # noqa: PLC0415
+
+    settings = app.settings
+    if settings.bot_token is None:
+        raise ConfigError("DISPUTEBOT_BOT_TOKEN is not set")
+    token = settings.bot_token.get_secret_value()
+    api: BotApi
+    if settings.framework == "aiogram":
+        from disputebot.channels.telegram_aiogram.api import AiogramBotApi  # noqa: PLC0415
+
+        api = AiogramBotApi(token, settings.telegram_api_url)
+    else:
+        from disputebot.channels.telegram_ptb.api import PtbBotApi  # noqa: PLC0415
+
+        api = PtbBotApi(token, settings.telegram_api_url)
+    return TelegramRuntime(
+        api,
+        settings=settings,
+        service=app.service,
+        vault=app.vault,
+        catalogs=app.content.catalogs,
+        uow_factory=app.uow_factory,
+        clock=app.clock,
+        album_wait=album_wait,
+    )

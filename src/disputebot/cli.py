@@ -59,12 +59,24 @@ def run() -> None:
         )
         _run(_console(settings, user_id=1, jsonl=False))
         return
-    click.echo(
-        "disputebot: the Telegram channel is not part of this release yet; "
-        "unset DISPUTEBOT_BOT_TOKEN to use the console chat.",
-        err=True,
-    )
-    sys.exit(2)
+    _run(_telegram(settings))
+
+
+async def _telegram(settings: Settings) -> int:
+    import signal  # noqa: PLC0415
+
+    from disputebot.bootstrap import build, telegram_runtime  # noqa: PLC0415
+
+    app = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await telegram_runtime(app).run(stop)
+    finally:
+        await app.close()
+    return 0
 
 
 @main.command()

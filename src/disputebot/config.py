@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=8080, ge=0, le=65535)
     default_locale: str = "en"
     evidence_dir: Path = Path("./evidence")
 

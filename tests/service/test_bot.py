@@ -6,7 +6,7 @@ from pathlib import Path
 
 from disputebot.cases.records import Status
 from disputebot.engine.effects import say_from_json
-from disputebot.engine.events import ButtonPressed, TextReceived
+from disputebot.engine.events import ButtonPressed, FilesReceived, TextReceived
 from disputebot.ports import ChatKey, UnitOfWorkFactory
 from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
@@ -217,3 +217,19 @@ async def test_language_command_with_a_code(service: BotService) -> None:
     assert chat.last[0].locale == "zh_Hans"
     assert chat.said()[0] == "bot.language.unknown"
     assert [b.data for b in chat.buttons()] == ["lang:en", "lang:zh_Hans"]
+
+
+async def test_forwarded_text_is_not_taken_as_an_answer(
+    service: BotService, uow_factory: UnitOfWorkFactory, vault: EvidenceVault
+) -> None:
+    chat = ServiceChat(service)
+    await chat.text("/report")
+    await chat.click("report.category.other")
+    await chat.send(TextReceived(STORE), forwarded=True)
+    assert chat.said()[0] == "bot.forward_ignored"
+    assert chat.step == "account"
+    await chat.text(STORE)
+    await chat.text(FACTS)
+    photo = await vault.keep_bytes(png_bytes(3), "forwarded.png")
+    await chat.send(FilesReceived((photo,)), forwarded=True)
+    assert "engine.files.received" in chat.said()

@@ -17,7 +17,7 @@ from disputebot.cases.ids import new_case_id
 from disputebot.engine import machine
 from disputebot.engine.context import Context, Policies
 from disputebot.engine.effects import FileCase, Msg, Say
-from disputebot.engine.events import ButtonPressed, CommandReceived, Event
+from disputebot.engine.events import ButtonPressed, CommandReceived, Event, TextReceived
 from disputebot.engine.outcome import Outcome
 from disputebot.engine.spec import ChoiceStep, FlowBook
 from disputebot.engine.state import Session
@@ -92,7 +92,8 @@ class BotService:
             locale = await self._locale(uow, chat, inbound.language_code)
             says, locale = await self._apply(uow, inbound, locale)
             if inbound.event_id is not None:
-                await uow.updates.record(chat.channel, inbound.event_id, self._clock.now())
+                for event_id in (inbound.event_id, *inbound.also_ids):
+                    await uow.updates.record(chat.channel, event_id, self._clock.now())
             await uow.commit()
         return [Reply(chat, say, locale) for say in says]
 
@@ -107,6 +108,9 @@ class BotService:
         session = Session.from_json(stored.data) if stored else None
         if inbound.edited:
             return self._with_prompt(session, Msg("bot.edit_ignored")), locale
+        if inbound.forwarded and isinstance(event, TextReceived):
+            # A report is the reporter's own account of events; forwarded files are fine.
+            return self._with_prompt(session, Msg("bot.forward_ignored")), locale
         chosen = self._language_choice(event)
         if chosen == "" and isinstance(event, CommandReceived):
             return [self._commands.language_menu(locale, Msg("bot.language.unknown"))], locale

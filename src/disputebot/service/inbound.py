@@ -15,7 +15,8 @@ class Inbound:
 
     ``event_id`` identifies the update on its channel (Telegram's ``update_id``, the console's
     ``"id"``); an id seen before is not applied again. ``None`` means the channel cannot repeat
-    updates and none is recorded.
+    updates and none is recorded. ``also_ids`` are further updates folded into this event
+    (the other items of an album); they are recorded with it.
     """
 
     chat: ChatKey
@@ -24,6 +25,8 @@ class Inbound:
     language_code: str | None = None
     private: bool = True
     edited: bool = False
+    forwarded: bool = False
+    also_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

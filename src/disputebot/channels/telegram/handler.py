@@ -1,0 +1,142 @@
+"""From Telegram updates to the service and back: the bot's behaviour on Telegram.
+
+Files are fetched with ``getFile`` right away (Telegram's links expire) and kept in the evidence
+vault; a file whose declared size is over the limit is never downloaded. The replies to an
+update are sent after its effect is committed; a callback query is always answered, and the
+keyboard of the message it came from is removed, since its question has been answered or is
+no longer the current one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Sequence
+
+from disputebot.channels.telegram.model import CHANNEL, BotApi, Keyboard, TgFile, TgUpdate
+from disputebot.channels.telegram.render import render
+from disputebot.engine.effects import Msg, Say
+from disputebot.engine.events import (
+    ButtonPressed,
+    Event,
+    FilesReceived,
+    UnsupportedReceived,
+    text_event,
+)
+from disputebot.errors import DeliveryError
+from disputebot.i18n.catalog import Catalogs
+from disputebot.policy.evidence import EvidenceFile
+from disputebot.ports import ChatKey
+from disputebot.service.bot import BotService
+from disputebot.service.evidence import EvidenceVault
+from disputebot.service.inbound import Inbound, Reply
+
+log = logging.getLogger(__name__)
+
+_SEND_ATTEMPTS = 4
+
+
+class UpdateHandler:
+    def __init__(
+        self,
+        api: BotApi,
+        service: BotService,
+        vault: EvidenceVault,
+        catalogs: Catalogs,
+        *,
+        on_committed: asyncio.Event | None = None,
+    ) -> None:
+        self._api = api
+        self._service = service
+        self._vault = vault
+        self._catalogs = catalogs
+        self._on_committed = on_committed
+
+    async def __call__(self, batch: Sequence[TgUpdate]) -> None:
+        first = batch[0]
+        if first.chat_id is None:
+            return
+        chat = ChatKey(CHANNEL, first.chat_id)
+        try:
+            await self._handle(chat, batch)
+        except Exception:
+            log.exception("update %s in chat %s failed", first.update_id, first.chat_id)
+            await self._apologize(chat, first)
+            raise
+        finally:
+            if first.callback_id:
+                await self._quietly(self._api.answer_callback(first.callback_id))
+
+    async def _handle(self, chat: ChatKey, batch: Sequence[TgUpdate]) -> None:
+        first = batch[0]
+        if not first.private and not (first.text or "").startswith("/"):
+            return  # group chatter is not for the bot; commands get pointed to a private chat
+        event = await self._event(batch)
+        inbound = Inbound(
+            chat,
+            event,
+            str(first.update_id),
+            first.language_code,
+            private=first.private,
+            edited=first.edited,
+            forwarded=first.forwarded,
+            also_ids=tuple(str(u.update_id) for u in batch[1:]),
+        )
+        replies = await self._service.handle(inbound)
+        if self._on_committed is not None:
+            self._on_committed.set()
+        if first.callback_id and first.message_id is not None:
+            await self._quietly(self._api.clear_keyboard(first.chat_id or 0, first.message_id))
+        for reply in replies:
+            await self.send(reply)
+
+    async def _event(self, batch: Sequence[TgUpdate]) -> Event:
+        first = batch[0]
+        if first.callback_data is not None:
+            return ButtonPressed(first.callback_data)
+        files = [f for update in batch for f in update.files]
+        if files:
+            return FilesReceived(tuple([await self._fetch(f) for f in files]))
+        if first.text is not None:
+            return text_event(first.text)
+        return UnsupportedReceived(first.unsupported or "unknown")
+
+    async def _fetch(self, file: TgFile) -> EvidenceFile:
+        if file.size is not None and file.size > self._vault.max_bytes:
+            return self._vault.refused_unread(
+                file.size, file.name, file.declared_mime, file.file_id
+            )
+        data = await self._api.download(file.file_id)
+        return await self._vault.keep_bytes(
+            data, file.name, declared_mime=file.declared_mime, file_id=file.file_id
+        )
+
+    async def send(self, reply: Reply, *, attempts: int = _SEND_ATTEMPTS) -> None:
+        """Send one reply, waiting out ``retry_after`` and retrying transient failures."""
+        chunks, keyboard = render(reply.say, reply.locale, self._catalogs)
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            await self._send_chunk(reply.chat.chat_id, chunk, keyboard if last else None, attempts)
+
+    async def _send_chunk(
+        self, chat_id: int, html: str, keyboard: Keyboard | None, attempts: int
+    ) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._api.send_text(chat_id, html, keyboard)
+            except DeliveryError as exc:
+                if not exc.retryable or attempt == attempts:
+                    raise
+                await asyncio.sleep(exc.retry_after if exc.retry_after is not None else attempt)
+            else:
+                return
+
+    async def _apologize(self, chat: ChatKey, update: TgUpdate) -> None:
+        sorry = Reply(chat, Say((Msg("bot.error"),)), self._catalogs.default_locale)
+        await self._quietly(self.send(sorry))
+
+    async def _quietly(self, call: Awaitable[object]) -> None:
+        try:
+            await call
+        except DeliveryError as exc:
+            log.info("ignored Bot API error: %s", exc)

@@ -1,0 +1,79 @@
+"""Webhook mode: an aiohttp server that answers 200 only after an update's effect is committed.
+
+Telegram retries an update until it gets a 2xx, so acknowledging late is what makes delivery
+at-least-once; the recorded update ids make it once in effect. The secret header is compared in
+constant time. ``/healthz`` reports whether the database answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from disputebot.channels.telegram.model import BotApi
+from disputebot.channels.telegram.sequencer import Sequencer
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+HealthCheck = Callable[[], Awaitable[bool]]
+
+
+class WebhookServer:
+    def __init__(
+        self,
+        api: BotApi,
+        sequencer: Sequencer,
+        *,
+        secret: str,
+        path: str,
+        healthy: HealthCheck,
+    ) -> None:
+        self._api = api
+        self._sequencer = sequencer
+        self._secret = secret.encode()
+        self._healthy = healthy
+        self.app = web.Application()
+        self.app.router.add_post(path, self._update)
+        self.app.router.add_get("/healthz", self._health)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self, host: str, port: int) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=30)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        addresses = self._runner.addresses
+        self.port = int(addresses[0][1]) if addresses else port
+
+    async def stop(self) -> None:
+        """Stop taking requests, let the ones in flight finish, then drain the sequencer."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self._sequencer.drain()
+
+    async def _update(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            return web.Response(status=401, text="unauthorized")
+        try:
+            data = await request.json()
+            update = self._api.parse_update(data)
+        except Exception:
+            # Telegram would resend a refused update forever; it is logged and dropped.
+            log.exception("unreadable webhook update")
+            return web.Response(status=200)
+        # Shielded: if Telegram gives up on the request, the update is still applied.
+        await asyncio.shield(self._sequencer.submit(update))
+        return web.Response(status=200)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        del request
+        ok = await self._healthy()
+        return web.json_response({"ok": ok}, status=200 if ok else 503)

@@ -1,0 +1,1 @@
+"""The aiogram adapter (the alternative runtime)."""
