@@ -33,12 +33,18 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class Say:
-    """One message to one chat: paragraphs, optional buttons, and what the bot now expects."""
+    """One message to one chat: paragraphs, optional buttons, and what the bot now expects.
+
+    The first ``notes`` paragraphs remark on the last answer (received, refused because …);
+    the rest is the question. A channel that merges several replies into one keeps every
+    note and the last question.
+    """
 
     text: tuple[Msg, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
     step: str | None = None
     expects: Expects | None = None
+    notes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,7 @@ def say_to_json(say: Say) -> str:
             ],
             "step": say.step,
             "expects": say.expects,
+            "notes": say.notes,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -103,6 +110,7 @@ def say_from_json(data: str) -> Say:
         ),
         step=obj.get("step"),
         expects=obj.get("expects"),
+        notes=int(obj.get("notes", 0)),
     )
 
 

@@ -393,7 +393,7 @@ def _files(flow: Flow, session: Session, step: FilesStep, event: Event) -> Outco
         return _refuse(flow, session, step, *notes)
     files = [*already, *verdict.accepted]
     updated = session.answered(step.id, [evidence_to_json(f) for f in files])
-    received = Msg("engine.files.received", {"count": len(verdict.accepted)})
+    received = Msg("engine.files.received")
     return _show(flow, updated, step, received, *notes)
 
 

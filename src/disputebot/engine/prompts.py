@@ -54,7 +54,7 @@ def prompt(flow: Flow, session: Session, step: Step, *lead: Msg) -> Say:
         ]
         rows += [tuple(edits[i : i + 2]) for i in range(0, len(edits), 2)]
         rows.append((Button(Msg(step.cancel_label), buttons.encode(n, "c")),))
-        return Say(tuple(text), tuple(rows), step.id, "confirm")
+        return Say(tuple(text), tuple(rows), step.id, "confirm", len(lead))
     text.append(Msg(step.prompt))
     if isinstance(step, ChoiceStep):
         rows += [(Button(Msg(o.label), buttons.encode(n, "o", o.value)),) for o in step.options]
@@ -73,7 +73,7 @@ def prompt(flow: Flow, session: Session, step: Step, *lead: Msg) -> Say:
                     Button(Msg(step.clear_label), buttons.encode(n, "x")),
                 )
             )
-    return Say(tuple(text), tuple(rows), step.id, expects(step))
+    return Say(tuple(text), tuple(rows), step.id, expects(step), len(lead))
 
 
 def _file_limits(step: FilesStep) -> dict[str, str | int]:

@@ -5,6 +5,12 @@ vault; a file whose declared size is over the limit is never downloaded. The rep
 update are sent after its effect is committed; a callback query is always answered, and the
 keyboard of the message it came from is removed, since its question has been answered or is
 no longer the current one.
+
+Over a webhook, Telegram sends a chat's next update only after the previous one was answered,
+so an album cannot be gathered before its first item is acknowledged. There each item is
+applied (and committed) on its own, and the replies to the items of one album are merged and
+sent once the album has been quiet for ``album_reply_wait`` seconds: one acknowledgement, with
+every note (a refused or repeated file) kept.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 
 from disputebot.channels.telegram.model import CHANNEL, BotApi, Keyboard, TgFile, TgUpdate
 from disputebot.channels.telegram.render import render
@@ -45,12 +52,15 @@ class UpdateHandler:
         catalogs: Catalogs,
         *,
         on_committed: asyncio.Event | None = None,
+        album_reply_wait: float | None = None,
     ) -> None:
         self._api = api
         self._service = service
         self._vault = vault
         self._catalogs = catalogs
         self._on_committed = on_committed
+        self._album_reply_wait = album_reply_wait
+        self._albums: dict[tuple[int, str], _AlbumReplies] = {}
 
     async def __call__(self, batch: Sequence[TgUpdate]) -> None:
         first = batch[0]
@@ -87,8 +97,31 @@ class UpdateHandler:
             self._on_committed.set()
         if first.callback_id and first.message_id is not None:
             await self._quietly(self._api.clear_keyboard(first.chat_id or 0, first.message_id))
+        if first.media_group_id is not None and self._album_reply_wait is not None:
+            self._defer(chat.chat_id, first.media_group_id, replies)
+            return
         for reply in replies:
             await self.send(reply)
+
+    def _defer(self, chat_id: int, group: str, replies: list[Reply]) -> None:
+        key = (chat_id, group)
+        album = self._albums.setdefault(key, _AlbumReplies())
+        if album.timer is not None:
+            album.timer.cancel()
+        album.replies += replies
+        album.timer = asyncio.create_task(self._send_album(key, album))
+
+    async def _send_album(self, key: tuple[int, str], album: _AlbumReplies) -> None:
+        await asyncio.sleep(self._album_reply_wait or 0)
+        del self._albums[key]
+        merged = merge_replies(album.replies)
+        if merged is not None:
+            await self._quietly(self.send(merged))
+
+    async def close(self) -> None:
+        """Send the album replies still waiting for quiet."""
+        timers = [a.timer for a in self._albums.values() if a.timer is not None]
+        await asyncio.gather(*timers, return_exceptions=True)
 
     async def _event(self, batch: Sequence[TgUpdate]) -> Event:
         first = batch[0]
@@ -140,3 +173,24 @@ class UpdateHandler:
             await call
         except DeliveryError as exc:
             log.info("ignored Bot API error: %s", exc)
+
+
+class _AlbumReplies:
+    def __init__(self) -> None:
+        self.replies: list[Reply] = []
+        self.timer: asyncio.Task[None] | None = None
+
+
+def merge_replies(replies: Sequence[Reply]) -> Reply | None:
+    """Every distinct note of every reply, then the last reply's question."""
+    if not replies:
+        return None
+    notes: list[Msg] = []
+    for reply in replies:
+        for note in reply.say.text[: reply.say.notes]:
+            if note not in notes:
+                notes.append(note)
+    last = replies[-1]
+    question = last.say.text[last.say.notes :]
+    say = replace(last.say, text=(*notes, *question), notes=len(notes))
+    return Reply(last.chat, say, last.locale)

@@ -58,8 +58,17 @@ class TelegramRuntime:
         self._uow_factory = uow_factory
         self._clock = clock
         self._committed = asyncio.Event()
-        self.handler = UpdateHandler(api, service, vault, catalogs, on_committed=self._committed)
-        self.sequencer = Sequencer(self.handler, album_wait=album_wait)
+        webhook = settings.mode == "webhook"
+        self.handler = UpdateHandler(
+            api,
+            service,
+            vault,
+            catalogs,
+            on_committed=self._committed,
+            # Polling gathers an album before applying it; a webhook cannot (see handler).
+            album_reply_wait=album_wait if webhook else None,
+        )
+        self.sequencer = Sequencer(self.handler, album_wait=0 if webhook else album_wait)
         self.webhook: WebhookServer | None = None
         self.ready = asyncio.Event()
 
@@ -79,6 +88,7 @@ class TelegramRuntime:
                 await Poller(self._api, self.sequencer).run(stop)
         finally:
             await self.sequencer.close()
+            await self.handler.close()
             self._committed.set()
             await delivery
             await self._api.close()

@@ -1,0 +1,1 @@
+"""Tests of the test helpers shipped in disputebot.testing."""
