@@ -68,6 +68,6 @@ def _url_password(url: str) -> str | None:
     from sqlalchemy.engine import make_url  # noqa: PLC0415  (keeps settings import light)
 
     try:
-        return make_url(url).password  # type: ignore[no-any-return]
+        return make_url(url).password
     except Exception:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -85,9 +86,8 @@ class AiogramBotApi:
         file = await _call(self._bot.get_file(file_id))
         if file.file_path is None:
             raise DeliveryError(f"no file path for {file_id}", retryable=False)
-        buffer = await _call(self._bot.download_file(file.file_path))
-        if buffer is None:
-            raise DeliveryError(f"empty download for {file_id}", retryable=True)
+        buffer = io.BytesIO()
+        await _call(self._bot.download_file(file.file_path, destination=buffer))
         return buffer.getvalue()
 
     async def set_commands(
