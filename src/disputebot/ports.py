@@ -107,7 +107,13 @@ class SessionStore(Protocol):
         """
         ...
 
-    async def delete(self, chat: ChatKey) -> None: ...
+    async def delete(self, chat: ChatKey, expected_revision: int | None = None) -> None:
+        """Remove the row; with ``expected_revision``, only that revision of it.
+
+        Raises ``ConflictError`` when ``expected_revision`` is given and the row is gone or at
+        another revision: two events racing to end one draft must not both succeed.
+        """
+        ...
 
 
 class UpdateLog(Protocol):

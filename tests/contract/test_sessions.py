@@ -115,3 +115,22 @@ async def test_unicode_session_data_round_trips(uow_factory: UnitOfWorkFactory) 
     assert stored is not None
     assert stored.data == data
     assert json.loads(stored.data)["emoji"] == "👩‍👩‍👧"
+
+
+async def test_delete_at_a_revision_is_guarded(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.sessions.put(ALICE, "draft", None)
+        await uow.sessions.put(ALICE, "draft 2", 1)
+        await uow.commit()
+    async with uow_factory() as uow:
+        with pytest.raises(ConflictError):
+            await uow.sessions.delete(ALICE, 1)
+    async with uow_factory() as uow:
+        with pytest.raises(ConflictError):
+            await uow.sessions.delete(BOB, 1)
+    async with uow_factory() as uow:
+        await uow.sessions.delete(ALICE, 2)
+        await uow.sessions.delete(BOB)  # unguarded: a missing row is fine
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.sessions.get(ALICE) is None

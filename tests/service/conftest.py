@@ -12,10 +12,10 @@ from disputebot.loading import load_flows, load_lexicons, load_profile
 from disputebot.ports import UnitOfWorkFactory
 from disputebot.service.bot import BotService, LocaleChoice
 from disputebot.service.evidence import EvidenceVault
-from disputebot.store import migrate
-from disputebot.store.database import create_engine, make_session_factory
+from disputebot.store.database import make_session_factory
 from disputebot.store.uow import SqlUnitOfWorkFactory
 from disputebot.testing.memory import MemoryUnitOfWorkFactory
+from tests.databases import postgres_param, sql_database
 from tests.support import ROOT, FixedClock
 
 
@@ -32,20 +32,16 @@ def policies() -> Policies:
     )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", postgres_param])
 async def uow_factory(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[UnitOfWorkFactory]:
+    """The service on every store: memory, a SQLite file, a PostgreSQL schema."""
     if request.param == "memory":
         yield MemoryUnitOfWorkFactory()
         return
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    await migrate.upgrade(url)
-    engine = create_engine(url)
-    try:
-        yield SqlUnitOfWorkFactory(make_session_factory(engine))
-    finally:
-        await engine.dispose()
+    async for database in sql_database(request.param, tmp_path):
+        yield SqlUnitOfWorkFactory(make_session_factory(database.engine))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from disputebot.cases.records import Status
@@ -10,6 +11,7 @@ from disputebot.engine.events import ButtonPressed, FilesReceived, TextReceived
 from disputebot.ports import ChatKey, UnitOfWorkFactory
 from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
+from disputebot.service.inbound import Inbound
 from tests.service.driver import ServiceChat
 from tests.support import FixedClock, elf_bytes, pdf_bytes, png_bytes
 
@@ -233,3 +235,38 @@ async def test_forwarded_text_is_not_taken_as_an_answer(
     photo = await vault.keep_bytes(png_bytes(3), "forwarded.png")
     await chat.send(FilesReceived((photo,)), forwarded=True)
     assert "engine.files.received" in chat.said()
+
+
+async def test_double_tapped_submit_files_one_case(
+    service: BotService, uow_factory: UnitOfWorkFactory, vault: EvidenceVault
+) -> None:
+    chat = ServiceChat(service)
+    await chat.text("/report")
+    await chat.click("report.category.other")
+    await chat.text(STORE)
+    await chat.text(FACTS)
+    await chat.files(await vault.keep_bytes(png_bytes(4), "a.png"))
+    await chat.click("report.evidence.done")
+    submit = next(b for b in chat.buttons() if b.label.key == "report.confirm.submit")
+    taps = [
+        service.handle(Inbound(chat.chat, ButtonPressed(submit.data), f"tap-{i}"))
+        for i in range(2)
+    ]
+    await asyncio.gather(*taps)
+    async with uow_factory() as uow:
+        cases = await uow.cases.list()
+        receipts = await uow.outbox.due(FixedClock().now(), channel="test")
+    assert len(cases) == 1
+    assert len(receipts) == 1
+
+
+async def test_many_reporters_at_once_each_file_their_case(
+    service: BotService, uow_factory: UnitOfWorkFactory, vault: EvidenceVault
+) -> None:
+    chats = [ServiceChat(service, user_id=3000 + i) for i in range(20)]
+    await asyncio.gather(
+        *(file_report(c, vault, f"{STORE[:-3]}{100 + i}") for i, c in enumerate(chats))
+    )
+    async with uow_factory() as uow:
+        cases = await uow.cases.list()
+    assert sorted(c.reporter_id for c in cases) == sorted(c.chat.user_ref for c in chats)

@@ -139,7 +139,7 @@ class BotService:
     ) -> None:
         if outcome.session is None:
             if revision is not None:
-                await uow.sessions.delete(chat)
+                await uow.sessions.delete(chat, revision)
             return
         await uow.sessions.put(chat, outcome.session.to_json(), revision)
 

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import os
 import re
+import secrets
 import unicodedata
 from pathlib import Path
 
@@ -82,7 +83,8 @@ class EvidenceVault:
         target = self.root / digest[:2] / digest
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
+            # Unique per writer: two chats may send the same file at the same moment.
+            tmp = target.with_name(f".{digest}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(data)

@@ -114,12 +114,19 @@ class SqlSessionStore:
             )
         return expected_revision + 1
 
-    async def delete(self, chat: ChatKey) -> None:
-        await self._session.execute(
-            delete(SessionRow)
-            .where(SessionRow.channel == chat.channel, SessionRow.chat_id == chat.chat_id)
-            .execution_options(synchronize_session=False)
+    async def delete(self, chat: ChatKey, expected_revision: int | None = None) -> None:
+        statement = delete(SessionRow).where(
+            SessionRow.channel == chat.channel, SessionRow.chat_id == chat.chat_id
         )
+        if expected_revision is not None:
+            statement = statement.where(SessionRow.revision == expected_revision)
+        changed = await _rowcount(
+            self._session, statement.execution_options(synchronize_session=False)
+        )
+        if expected_revision is not None and changed != 1:
+            raise ConflictError(
+                f"the session for {chat.user_ref} is not at revision {expected_revision}"
+            )
 
 
 class SqlUpdateLog:

@@ -130,8 +130,15 @@ class MemorySessionStore:
         sessions[chat] = StoredSession(data=data, revision=revision)
         return revision
 
-    async def delete(self, chat: ChatKey) -> None:
-        self._tx.state.sessions.pop(chat, None)
+    async def delete(self, chat: ChatKey, expected_revision: int | None = None) -> None:
+        sessions = self._tx.state.sessions
+        if expected_revision is not None:
+            current = sessions.get(chat)
+            if current is None or current.revision != expected_revision:
+                raise ConflictError(
+                    f"the session for {chat.user_ref} is not at revision {expected_revision}"
+                )
+        sessions.pop(chat, None)
 
 
 class MemoryUpdateLog:
