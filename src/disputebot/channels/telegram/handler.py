@@ -41,6 +41,7 @@ from disputebot.service.inbound import Inbound, Reply
 log = logging.getLogger(__name__)
 
 _SEND_ATTEMPTS = 4
+_HANDLE_ATTEMPTS = 4
 
 
 class UpdateHandler:
@@ -67,15 +68,26 @@ class UpdateHandler:
         if first.chat_id is None:
             return
         chat = ChatKey(CHANNEL, first.chat_id)
-        try:
-            await self._handle(chat, batch)
-        except Exception:
-            log.exception("update %s in chat %s failed", first.update_id, first.chat_id)
-            await self._apologize(chat, first)
-            raise
-        finally:
-            if first.callback_id:
-                await self._quietly(self._api.answer_callback(first.callback_id))
+        if first.callback_id:
+            # Answered first: the button stops spinning whatever happens next.
+            await self._quietly(self._api.answer_callback(first.callback_id))
+        for attempt in range(1, _HANDLE_ATTEMPTS + 1):
+            try:
+                await self._handle(chat, batch)
+            except Exception as exc:
+                final = attempt == _HANDLE_ATTEMPTS or (
+                    isinstance(exc, DeliveryError) and not exc.retryable
+                )
+                if final:
+                    log.exception("update %s in chat %s failed", first.update_id, chat.chat_id)
+                    await self._apologize(chat, first)
+                    raise
+                # A file download or the database failing for a moment: the update is not
+                # confirmed yet, so trying again loses nothing and applies nothing twice.
+                log.warning("update %s failed (%s); retrying", first.update_id, exc)
+                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+            else:
+                return
 
     async def _handle(self, chat: ChatKey, batch: Sequence[TgUpdate]) -> None:
         first = batch[0]

@@ -104,6 +104,9 @@ async def get_updates(api: FakeBotApi, params: Params) -> list[dict[str, Any]]:
             call.status = 409
             raise ApiError(409, CONFLICT_POLL)
         result = [] if api.closing or api.webhook.active else api.updates.take(offset, limit)
+    if result and api.weather is not None and api.updates.confirmed and api.weather.resend():
+        # Telegram sometimes hands out an update again after it was confirmed.
+        result = [api.updates.confirmed[-1], *result]
     call.returned = [update["update_id"] for update in result]
     return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -18,6 +19,7 @@ from aiohttp import web
 # Importing the handler modules fills the method table.
 from disputebot.testing.fake_bot_api import messaging as _messaging
 from disputebot.testing.fake_bot_api import methods as _methods
+from disputebot.testing.fake_bot_api.chaos import Chaos, ChaosStats
 from disputebot.testing.fake_bot_api.files import FileStore
 from disputebot.testing.fake_bot_api.methods import commands_key
 from disputebot.testing.fake_bot_api.params import Params, Upload, read_request
@@ -113,6 +115,7 @@ class FakeBotApi:
         self.poll_generation = 0
         self.closing = False
         self._faults: dict[str, deque[_Fault]] = {}
+        self.weather: Chaos | None = None
         self._rate = RateLimiter()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -317,6 +320,29 @@ class FakeBotApi:
         queue = self._faults.setdefault(method.lower(), deque())
         queue.extend(_Fault(status, description, retry_after) for _ in range(times))
 
+    def chaos(
+        self,
+        seed: int,
+        *,
+        error_rate: float = 0.0,
+        throttle_rate: float = 0.0,
+        slow_rate: float = 0.0,
+        slow_seconds: float = 0.5,
+        resend_rate: float = 0.0,
+        retry_after: int = 1,
+    ) -> ChaosStats:
+        """Random, seeded faults on every later call (see ``chaos.py``); returns the counts."""
+        self.weather = Chaos(
+            seed,
+            error_rate=error_rate,
+            throttle_rate=throttle_rate,
+            slow_rate=slow_rate,
+            slow_seconds=slow_seconds,
+            resend_rate=resend_rate,
+            retry_after=retry_after,
+        )
+        return self.weather.stats
+
     def rate_limit(
         self, per_chat_per_second: float | None = None, global_per_second: float | None = None
     ) -> None:
@@ -330,6 +356,21 @@ class FakeBotApi:
             self.too_many_requests += 1
             raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
         self._rate.record(chat_id)
+
+    async def _weather(self, method: str) -> None:
+        if self.weather is None:
+            return
+        delay = self.weather.delay()
+        if delay:
+            await asyncio.sleep(delay)
+        fault = self.weather.fault(method)
+        if fault is not None:
+            status, retry_after = fault
+            if status == 429:
+                description = f"Too Many Requests: retry after {retry_after}"
+            else:
+                description = _STATUS_TEXT.get(status, "Internal Server Error")
+            raise ApiError(status, description, retry_after=retry_after)
 
     def _raise_planned_fault(self, method: str) -> None:
         queue = self._faults.get(method.lower())
@@ -351,6 +392,7 @@ class FakeBotApi:
         self.calls.append(call)
         try:
             self._raise_planned_fault(name)
+            await self._weather(name)
             result = await handler(self, Params(values, files))
         except ApiError as error:
             call.status, call.description = error.code, error.description

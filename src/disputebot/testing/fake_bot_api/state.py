@@ -216,6 +216,7 @@ class UpdateQueue:
     """Updates kept until confirmed (getUpdates offset) or delivered (webhook 2xx)."""
 
     def __init__(self) -> None:
+        self.confirmed: list[dict[str, Any]] = []
         self.pending: list[dict[str, Any]] = []
         self.dropped: list[dict[str, Any]] = []
         self.allowed: frozenset[str] = DEFAULT_UPDATE_TYPES
@@ -243,10 +244,14 @@ class UpdateQueue:
 
     def confirm(self, offset: int) -> None:
         """Forget updates below ``offset``; a negative one keeps only the last ``-offset``."""
+        before = self.pending
         if offset > 0:
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
         elif offset < 0:
             self.pending = self.pending[offset:]
+        kept = {id(u) for u in self.pending}
+        # The last few confirmed updates, for chaos to hand out again.
+        self.confirmed = [*self.confirmed, *(u for u in before if id(u) not in kept)][-50:]
         self.signal.notify()
 
     def take(self, offset: int | None, limit: int) -> list[dict[str, Any]]:

@@ -1,0 +1,38 @@
+"""Suite-wide options: ``--db`` picks the store backends the parametrized tests run on."""
+
+from __future__ import annotations
+
+import pytest
+
+BACKENDS = ("memory", "sqlite", "postgres")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        default="all",
+        help="comma-separated store backends to test: memory, sqlite, postgres, or all "
+        "(PostgreSQL from DISPUTEBOT_TEST_PG_URL)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = str(config.getoption("--db"))
+    if chosen == "all":
+        return
+    wanted = {part.strip() for part in chosen.split(",")}
+    unknown = wanted - set(BACKENDS)
+    if unknown:
+        raise pytest.UsageError(f"--db: unknown backend(s) {sorted(unknown)}")
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        backends = {
+            value
+            for value in (params.params.values() if params else ())
+            if isinstance(value, str) and value in BACKENDS
+        }
+        (drop if backends and not backends & wanted else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
