@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +283,54 @@ class _store:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._engine.dispose()
+
+
+_UNITS = {"d": 86400, "h": 3600, "w": 7 * 86400}
+
+
+def _age(text: str) -> timedelta:
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in _UNITS or not number.isdigit() or int(number) <= 0:
+        raise click.BadParameter(f"{text!r}: use a whole number with d, h or w, like 180d")
+    return timedelta(seconds=int(number) * _UNITS[unit])
+
+
+@main.command()
+@click.option("--older-than", "older_than", required=True, help="e.g. 180d, 26w, 72h")
+@click.option("--dry-run", is_flag=True, help="Show what would go; delete nothing.")
+def purge(older_than: str, dry_run: bool) -> None:
+    """Delete finished cases (with their evidence files) last changed before the cut-off."""
+    settings = _settings()
+    cutoff = datetime.now(UTC) - _age(older_than)
+
+    async def go() -> int:
+        async with _store(settings) as uow_factory, uow_factory() as uow:
+            purged, unused = await uow.cases.purge_finished(cutoff)
+            if not dry_run:
+                await uow.commit()
+        removed = 0 if dry_run else _remove_files(unused, settings.evidence_dir)
+        verb = "would purge" if dry_run else "purged"
+        click.echo(
+            f"{verb} {len(purged)} case(s) finished before {cutoff:%Y-%m-%d %H:%M} UTC; "
+            f"{removed if not dry_run else len(unused)} evidence file(s)"
+        )
+        for public_id in purged:
+            click.echo(f"  {public_id}")
+        return 0
+
+    _run(go())
+
+
+def _remove_files(paths: set[str], root: Path) -> int:
+    """Delete files no case refers to any more, but never anything outside the vault."""
+    vault = root.resolve()
+    removed = 0
+    for name in paths:
+        path = Path(name).resolve()
+        if vault in path.parents and path.is_file():
+            path.unlink()
+            removed += 1
+    return removed
 
 
 @main.group()

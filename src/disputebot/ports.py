@@ -7,6 +7,7 @@ notifications land together or not at all.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -144,6 +145,15 @@ class CaseStore(Protocol):
         """Set the status and append the event. Raises ``KeyError`` for an unknown case."""
         ...
 
+    async def purge_finished(self, before: datetime) -> tuple[builtins.list[str], set[str]]:
+        """Delete cases finished (not open) and last changed before ``before``, with their
+        evidence rows, audit trail and outbox messages.
+
+        Returns the purged public ids and the stored evidence paths that no remaining case
+        refers to (the caller deletes those files once the transaction has committed).
+        """
+        ...
+
 
 class Outbox(Protocol):
     async def put(
@@ -180,6 +190,10 @@ class ReporterStore(Protocol):
 
     async def set_locale(self, chat: ChatKey, locale: str, now: datetime) -> None:
         """Create the reporter row if needed."""
+        ...
+
+    async def forget(self, chat: ChatKey) -> None:
+        """Drop what is kept about this person outside filed cases (the language choice)."""
         ...
 
 

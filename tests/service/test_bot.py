@@ -270,3 +270,24 @@ async def test_many_reporters_at_once_each_file_their_case(
     async with uow_factory() as uow:
         cases = await uow.cases.list()
     assert sorted(c.reporter_id for c in cases) == sorted(c.chat.user_ref for c in chats)
+
+
+async def test_forgetme_drops_the_draft_and_language_but_keeps_cases(
+    service: BotService, uow_factory: UnitOfWorkFactory, vault: EvidenceVault
+) -> None:
+    chat = ServiceChat(service, language_code="zh-hans")
+    await file_report(chat, vault)
+    await chat.text("/report")
+    await chat.text("/forgetme")
+    assert chat.said() == ["bot.forget.ask"]
+    await chat.click("bot.forget.no")
+    assert chat.said()[0] == "bot.forget.kept"
+    async with uow_factory() as uow:
+        assert await uow.sessions.get(chat.chat) is not None
+    await chat.text("/forgetme")
+    await chat.click("bot.forget.yes")
+    assert chat.said() == ["bot.forget.done"]
+    async with uow_factory() as uow:
+        assert await uow.sessions.get(chat.chat) is None
+        assert await uow.reporters.locale(chat.chat) is None
+        assert len(await uow.cases.list(reporter_id=chat.chat.user_ref)) == 1

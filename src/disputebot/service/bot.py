@@ -119,6 +119,15 @@ class BotService:
                 return self._with_prompt(session, Msg("engine.stale_button")), locale
             await uow.reporters.set_locale(chat, chosen, self._clock.now())
             return self._with_prompt(session, Msg("bot.language.set")), chosen
+        if isinstance(event, ButtonPressed) and event.data in {"forget:yes", "forget:no"}:
+            if event.data == "forget:no":
+                return self._with_prompt(session, Msg("bot.forget.kept")), locale
+            # Filed cases stay: they are the platform's record. The draft and the language
+            # choice are this person's alone.
+            if stored is not None:
+                await uow.sessions.delete(chat)
+            await uow.reporters.forget(chat)
+            return [Say((Msg("bot.forget.done"),))], locale
         handled = await self._service_command(uow, chat, event, session, locale)
         if handled is not None:
             return handled, locale
@@ -176,6 +185,8 @@ class BotService:
             return self._with_prompt(session, Msg("bot.tips"))
         if event.name == "language":
             return [self._commands.language_menu(locale)]
+        if event.name == "forgetme":
+            return [self._commands.forget_menu()]
         if event.name == "status":
             cases = await uow.cases.list(reporter_id=chat.user_ref, limit=20)
             return self._with_prompt(session, *self._commands.status(cases, session))

@@ -58,6 +58,13 @@ class CommandReplies:
             ]
         return text
 
+    def forget_menu(self) -> Say:
+        rows = (
+            (Button(Msg("bot.forget.yes"), "forget:yes"),),
+            (Button(Msg("bot.forget.no"), "forget:no"),),
+        )
+        return Say((Msg("bot.forget.ask"),), rows, None, "confirm")
+
     def language_menu(self, current: str, *lead: Msg) -> Say:
         rows = tuple((Button(language_name(loc), f"lang:{loc}"),) for loc in self._locales)
         prompt = Msg("bot.language.prompt", {"current": language_name(current)})

@@ -11,7 +11,7 @@ import builtins
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -20,7 +20,13 @@ from disputebot.cases.records import OPEN_STATUSES, CaseEvent, CaseRecord, NewCa
 from disputebot.policy.abuse import ReporterFacts
 from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ConflictError
-from disputebot.store.models import CaseEventRow, CaseRow, EvidenceRow, require_aware
+from disputebot.store.models import (
+    CaseEventRow,
+    CaseRow,
+    EvidenceRow,
+    OutboxRow,
+    require_aware,
+)
 
 __all__ = ["FALSE_REPORT_KIND", "REPORT_WINDOW", "SqlCaseStore"]
 
@@ -201,3 +207,40 @@ class SqlCaseStore:
         await self._session.execute(
             insert(CaseEventRow).values(case_id=case_id, **_event_values(event))
         )
+
+    async def purge_finished(self, before: datetime) -> tuple[builtins.list[str], set[str]]:
+        require_aware(before)
+        finished = [s.value for s in Status if s not in OPEN_STATUSES]
+        rows = (
+            await self._session.execute(
+                select(CaseRow.id, CaseRow.public_id).where(
+                    CaseRow.status.in_(finished), CaseRow.updated_at < before
+                )
+            )
+        ).all()
+        if not rows:
+            return [], set()
+        ids = [row_id for row_id, _ in rows]
+        public_ids = [public_id for _, public_id in rows]
+        paths = set(
+            (
+                await self._session.scalars(
+                    select(EvidenceRow.stored_path).where(
+                        EvidenceRow.case_id.in_(ids), EvidenceRow.stored_path.is_not(None)
+                    )
+                )
+            ).all()
+        )
+        # Children first: SQLite enforces the foreign keys only when asked to.
+        await self._session.execute(delete(EvidenceRow).where(EvidenceRow.case_id.in_(ids)))
+        await self._session.execute(delete(CaseEventRow).where(CaseEventRow.case_id.in_(ids)))
+        await self._session.execute(delete(OutboxRow).where(OutboxRow.case_id.in_(public_ids)))
+        await self._session.execute(delete(CaseRow).where(CaseRow.id.in_(ids)))
+        still_used = set(
+            (
+                await self._session.scalars(
+                    select(EvidenceRow.stored_path).where(EvidenceRow.stored_path.in_(paths))
+                )
+            ).all()
+        )
+        return public_ids, {p for p in paths if p is not None} - still_used

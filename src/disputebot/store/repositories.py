@@ -261,6 +261,13 @@ class SqlReporterStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def forget(self, chat: ChatKey) -> None:
+        await self._session.execute(
+            delete(ReporterRow)
+            .where(ReporterRow.channel == chat.channel, ReporterRow.chat_id == chat.chat_id)
+            .execution_options(synchronize_session=False)
+        )
+
     async def locale(self, chat: ChatKey) -> str | None:
         return await self._session.scalar(
             select(ReporterRow.locale).where(

@@ -13,6 +13,7 @@ ones; behaviour differs only where noted here: the database never refuses oversi
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 import dataclasses
 import json
@@ -234,6 +235,9 @@ class MemoryCaseStore:
             own_account_keys=frozenset(),
         )
 
+    async def purge_finished(self, before: datetime) -> tuple[builtins.list[str], set[str]]:
+        return await _purge_finished(self._tx, before)
+
     async def transition(self, public_id: str, to: Status, event: CaseEvent) -> None:
         event = _event(event)
         cases = self._tx.state.cases
@@ -246,6 +250,22 @@ class MemoryCaseStore:
                 record, status=to, updated_at=event.at, events=(*record.events, event)
             ),
         )
+
+
+async def _purge_finished(tx: _Transaction, before: datetime) -> tuple[list[str], set[str]]:
+    state = tx.state
+    before = _utc(before)
+    gone = [
+        public_id
+        for public_id, (_, record) in state.cases.items()
+        if record.status not in OPEN_STATUSES and record.updated_at < before
+    ]
+    paths = {e.stored_path for p in gone for e in state.cases[p][1].evidence if e.stored_path}
+    for public_id in gone:
+        del state.cases[public_id]
+    state.outbox = {k: v for k, v in state.outbox.items() if v.case_id not in set(gone)}
+    still_used = {e.stored_path for _, record in state.cases.values() for e in record.evidence}
+    return gone, paths - still_used
 
 
 def _fresh(record: CaseRecord) -> CaseRecord:
@@ -347,6 +367,9 @@ class MemoryReporterStore:
     async def locale(self, chat: ChatKey) -> str | None:
         found = self._tx.state.reporters.get(chat)
         return None if found is None else found.locale
+
+    async def forget(self, chat: ChatKey) -> None:
+        self._tx.state.reporters.pop(chat, None)
 
     async def set_locale(self, chat: ChatKey, locale: str, now: datetime) -> None:
         now = _utc(now)

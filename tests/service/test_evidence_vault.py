@@ -1,0 +1,64 @@
+"""The evidence vault: typed from bytes, stored by hash, owner-only, names kept only as data."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from disputebot.service.evidence import EvidenceVault, safe_name
+from tests.support import elf_bytes, pdf_bytes, png_bytes, sha
+
+
+async def test_files_are_owner_only_and_named_by_hash(tmp_path: Path) -> None:
+    vault = EvidenceVault(tmp_path / "evidence")
+    kept = await vault.keep_bytes(png_bytes(5), "../../etc/passwd.png")
+    path = Path(kept.stored_path or "")
+    assert path.name == sha(png_bytes(5))
+    assert path.parent.parent == tmp_path / "evidence"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert kept.name == "passwd.png"
+
+
+@pytest.mark.parametrize(
+    ("data", "mime"),
+    [
+        (png_bytes(1), "image/png"),
+        (pdf_bytes(), "application/pdf"),
+        (elf_bytes(), "application/x-executable"),
+        (b"<html><script>alert(1)</script></html>", None),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', None),
+    ],
+)
+async def test_type_comes_from_the_bytes(tmp_path: Path, data: bytes, mime: str | None) -> None:
+    kept = await EvidenceVault(tmp_path).keep_bytes(data, "photo.png", declared_mime="image/png")
+    assert kept.mime == mime
+    assert kept.declared_mime == "image/png"
+
+
+async def test_too_large_is_never_read(tmp_path: Path) -> None:
+    vault = EvidenceVault(tmp_path / "ev", max_bytes=10)
+    big = tmp_path / "big.pdf"
+    big.write_bytes(pdf_bytes())
+    kept = await vault.keep_path(big)
+    assert kept.sha256 is None
+    assert kept.stored_path is None
+    assert not (tmp_path / "ev").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("receipt.png", "receipt.png"),
+        ("..\\..\\windows\\evil.png", "evil.png"),
+        ("photo\u202egnp.exe", "photognp.exe"),
+        ("a\x00b.png", "a_b.png"),
+        ("", "file"),
+        ("...", "file"),
+        ("x" * 300 + ".png", "x" * 120),
+    ],
+)
+def test_display_names_are_sanitized(name: str, shown: str) -> None:
+    assert safe_name(name) == shown
