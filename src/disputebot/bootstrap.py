@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +15,7 @@ from disputebot.errors import ConfigError
 from disputebot.i18n.catalog import Catalogs
 from disputebot.i18n.negotiate import negotiate
 from disputebot.loading import load_flows, load_lexicons, load_profile
+from disputebot.metrics import Metrics
 from disputebot.policy.abuse import AbuseRules
 from disputebot.ports import Clock, UnitOfWorkFactory
 from disputebot.service.bot import BotService, LocaleChoice
@@ -47,6 +48,7 @@ class App:
     vault: EvidenceVault
     service: BotService
     clock: Clock
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -86,9 +88,12 @@ async def build(settings: Settings, *, upgrade_sqlite: bool = True) -> App:
         default=settings.default_locale,
         negotiate=negotiate,
     )
-    service = BotService(uow_factory, content.book, content.policies, clock=clock, locales=locales)
+    metrics = Metrics()
+    service = BotService(
+        uow_factory, content.book, content.policies, clock=clock, locales=locales, metrics=metrics
+    )
     vault = EvidenceVault(settings.evidence_dir)
-    return App(settings, content, engine, uow_factory, vault, service, clock)
+    return App(settings, content, engine, uow_factory, vault, service, clock, metrics)
 
 
 def telegram_runtime(app: App, *, album_wait: float = 0.8) -> TelegramRuntime:
@@ -117,4 +122,5 @@ def telegram_runtime(app: App, *, album_wait: float = 0.8) -> TelegramRuntime:
         uow_factory=app.uow_factory,
         clock=app.clock,
         album_wait=album_wait,
+        metrics=app.metrics,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,10 @@ def _run(coro: Coroutine[Any, Any, int | None]) -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         code = 130
+    except Exception as exc:
+        # Through logging, whose filter scrubs secrets, never a bare traceback on stderr.
+        logging.getLogger("disputebot").critical("stopped: %s", exc, exc_info=exc)
+        code = 1
     sys.exit(code or 0)
 
 
@@ -39,7 +44,7 @@ def _settings(*, chat_on_terminal: bool = False) -> Settings:
     if chat_on_terminal and "log_level" not in settings.model_fields_set:
         # Log lines would interleave with the chat; show only problems unless asked.
         level = "WARNING"
-    setup_logging(level, settings.secrets())
+    setup_logging(level, settings.secrets(), settings.log_format)
     return settings
 
 
@@ -275,8 +280,12 @@ class _store:
         self._settings = settings
 
     async def __aenter__(self) -> Any:
+        from disputebot.store import migrate  # noqa: PLC0415
         from disputebot.store.database import create_engine, make_session_factory  # noqa: PLC0415
         from disputebot.store.uow import SqlUnitOfWorkFactory  # noqa: PLC0415
+
+        if not await migrate.is_up_to_date(self._settings.database_url):
+            raise ConfigError("the database is empty or behind: run `disputebot db upgrade`")
 
         self._engine = create_engine(self._settings.database_url)
         return SqlUnitOfWorkFactory(make_session_factory(self._engine))

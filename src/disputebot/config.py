@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     max_reports_per_day: int = Field(default=5, ge=1)
     false_report_cooldown_days: int = Field(default=14, ge=0)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # With a port set, /metrics and /healthz are served here (in webhook mode the webhook
+    # server serves them as well).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

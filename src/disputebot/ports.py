@@ -172,6 +172,13 @@ class Outbox(Protocol):
         """Pending items whose ``due_at`` has come, oldest first; only ``channel``'s if given."""
         ...
 
+    async def backlog(
+        self, now: datetime, *, channel: str | None = None
+    ) -> tuple[int, float | None]:
+        """Pending items (due or not), and the age in seconds at ``now`` of the oldest one
+        (by ``created_at``; ``None`` when nothing is pending, never below 0)."""
+        ...
+
     async def mark_sent(self, item_id: int, at: datetime) -> None: ...
 
     async def mark_failed(self, item_id: int, error: str, *, retry_at: datetime | None) -> None:

@@ -150,3 +150,44 @@ async def test_naive_times_are_refused(uow_factory: UnitOfWorkFactory) -> None:
             await uow.outbox.put(ALICE, say(), "en", now=T0.replace(tzinfo=None))
         with pytest.raises(ValueError, match="naive datetime"):
             await uow.outbox.due(T0.replace(tzinfo=None))
+
+
+async def test_backlog_counts_pending_items_and_ages_the_oldest(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        assert await uow.outbox.backlog(T0) == (0, None)
+        oldest = await uow.outbox.put(ALICE, say("oldest"), "en", now=at(1))
+        await uow.outbox.put(BOB, say("newer"), "en", now=at(3))
+        sent = await uow.outbox.put(ALICE, say("sent"), "en", now=T0)
+        dead = await uow.outbox.put(BOB, say("dead"), "en", now=T0)
+        await uow.outbox.mark_sent(sent, at(1))
+        await uow.outbox.mark_failed(dead, "403: blocked", retry_at=None)
+        await uow.commit()
+    async with uow_factory() as uow:
+        # Sent and dead items are not backlog; an age is measured from creation.
+        assert await uow.outbox.backlog(at(5)) == (2, 240.0)
+        # A retrying item (not due yet) is still waiting, and keeps its age.
+        await uow.outbox.mark_failed(oldest, "429", retry_at=at(60))
+        assert await uow.outbox.backlog(at(11, hours=1)) == (2, 4200.0)
+        # A clock behind the items never yields a negative age.
+        assert await uow.outbox.backlog(T0) == (2, 0.0)
+        await uow.outbox.mark_sent(oldest, at(61))
+        assert await uow.outbox.backlog(at(5)) == (1, 120.0)
+
+
+async def test_backlog_can_be_limited_to_one_channel(uow_factory: UnitOfWorkFactory) -> None:
+    console = ChatKey("console", 1)
+    shanghai = timezone(timedelta(hours=8))
+    async with uow_factory() as uow:
+        await uow.outbox.put(ALICE, say(), "en", now=at(2))
+        await uow.outbox.put(console, say(), "en", now=at(1))
+        await uow.outbox.put(console, say(), "en", now=at(4))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.outbox.backlog(at(10), channel="telegram") == (1, 480.0)
+        assert await uow.outbox.backlog(at(10), channel="console") == (2, 540.0)
+        assert await uow.outbox.backlog(at(10).astimezone(shanghai)) == (3, 540.0)
+        assert await uow.outbox.backlog(at(10), channel="email") == (0, None)
+        with pytest.raises(ValueError, match="naive datetime"):
+            await uow.outbox.backlog(T0.replace(tzinfo=None))

@@ -67,7 +67,7 @@ def settings_for(
 
 async def start_bot(settings: Settings) -> RunningBot:
     app = await build(settings)
-    runtime = telegram_runtime(app, album_wait=0.3)
+    runtime = telegram_runtime(app)  # the production album window
     stop = asyncio.Event()
     task = asyncio.create_task(runtime.run(stop))
     ready = asyncio.create_task(runtime.ready.wait())

@@ -119,6 +119,7 @@ async def test_group_chats_point_to_a_private_chat(bot: RunningBot, telegram: Fa
     dave = telegram.user(1004, language_code="en")
     group = telegram.group(-100777, title="Buyers")
     await group.send_text(dave, "just chatting")
+    await group.send_text(dave, "/report@some_other_bot")
     await group.send_text(dave, "/report")
     reply = await group.wait_for(lambda m: True)
     assert "private" in reply["text"].lower()
@@ -218,3 +219,18 @@ def _chat(user: TestUser) -> ChatKey:
 
 def _chat_id(chat_id: int) -> ChatKey:
     return ChatKey("telegram", chat_id)
+
+
+async def test_album_items_arriving_apart_are_still_one_answer(
+    bot: RunningBot, telegram: FakeBotApi
+) -> None:
+    hal = telegram.user(1009, language_code="en")
+    await reach_evidence(hal)
+    before = len(hal.inbox)
+    group = telegram.new_media_group_id()
+    for n in (11, 12, 13):
+        await hal.send_photo(png_bytes(n), media_group_id=group)
+        await asyncio.sleep(0.2)  # a slow phone uploading an album
+    await hal.wait_for(lambda m: "3 files added so far" in m["text"])
+    await asyncio.sleep(1.0)  # room for a second acknowledgement, if there were one
+    assert len(hal.inbox) == before + 1

@@ -291,3 +291,23 @@ async def test_forgetme_drops_the_draft_and_language_but_keeps_cases(
         assert await uow.sessions.get(chat.chat) is None
         assert await uow.reporters.locale(chat.chat) is None
         assert len(await uow.cases.list(reporter_id=chat.chat.user_ref)) == 1
+
+
+async def test_album_items_applied_earlier_are_skipped_the_rest_applied(
+    service: BotService, uow_factory: UnitOfWorkFactory, vault: EvidenceVault
+) -> None:
+    chat = ServiceChat(service)
+    await chat.text("/report")
+    await chat.click("report.category.other")
+    await chat.text(STORE)
+    await chat.text(FACTS)
+    first = await vault.keep_bytes(png_bytes(40), "40.png")
+    second = await vault.keep_bytes(png_bytes(41), "41.png")
+    await chat.files(first, event_id="100")  # applied alone before a restart
+    assert await service.unseen("test", ["100", "101"]) == {"101"}
+    await service.handle(Inbound(chat.chat, FilesReceived((second,)), "101", also_ids=("100",)))
+    async with uow_factory() as uow:
+        stored = await uow.sessions.get(chat.chat)
+        assert await uow.updates.seen("test", "101")
+    assert stored is not None
+    assert stored.data.count('"sha256"') == 2

@@ -62,3 +62,12 @@ async def test_too_large_is_never_read(tmp_path: Path) -> None:
 )
 def test_display_names_are_sanitized(name: str, shown: str) -> None:
     assert safe_name(name) == shown
+
+
+async def test_refused_types_are_never_written(tmp_path: Path) -> None:
+    vault = EvidenceVault(tmp_path / "ev")
+    kept = await vault.keep_bytes(elf_bytes(), "receipt.png")
+    assert kept.mime == "application/x-executable"
+    assert kept.sha256 == sha(elf_bytes())
+    assert kept.stored_path is None
+    assert not (tmp_path / "ev").exists()

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from disputebot.errors import DeliveryError
+from disputebot.metrics import Metrics
 from disputebot.ports import Clock, OutboxItem, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,12 @@ async def drain_once(
     limit: int = 100,
     *,
     channel: str | None = None,
+    metrics: Metrics | None = None,
 ) -> int:
-    """Deliver what is due now (on ``channel`` only, if given); returns how many were sent."""
+    """Deliver what is due now (on ``channel`` only, if given); returns how many were sent.
+
+    With ``metrics``, each item's result (sent, retry, dead) is counted once it is recorded.
+    """
     async with uow_factory() as uow:
         items = await uow.outbox.due(clock.now(), limit, channel=channel)
     sent = 0
@@ -52,9 +57,13 @@ async def drain_once(
             async with uow_factory() as uow:
                 await uow.outbox.mark_failed(item.id, str(exc), retry_at=retry_at)
                 await uow.commit()
+            if metrics is not None:
+                metrics.delivery(item.chat.channel, "dead" if give_up else "retry")
             continue
         async with uow_factory() as uow:
             await uow.outbox.mark_sent(item.id, clock.now())
             await uow.commit()
+        if metrics is not None:
+            metrics.delivery(item.chat.channel, "sent")
         sent += 1
     return sent

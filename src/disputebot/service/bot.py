@@ -10,7 +10,9 @@ event and receipt, and the event id — and commit once. A concurrent change to 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from disputebot.cases.ids import new_case_id
@@ -21,6 +23,8 @@ from disputebot.engine.events import ButtonPressed, CommandReceived, Event, Text
 from disputebot.engine.outcome import Outcome
 from disputebot.engine.spec import ChoiceStep, FlowBook
 from disputebot.engine.state import Session
+from disputebot.logs import bind_case, log_context
+from disputebot.metrics import Metrics, UpdateOutcome
 from disputebot.ports import ChatKey, Clock, ConflictError, UnitOfWork, UnitOfWorkFactory
 from disputebot.service import filing
 from disputebot.service.inbound import Inbound, Reply
@@ -29,6 +33,8 @@ from disputebot.service.replies import CommandReplies
 log = logging.getLogger(__name__)
 
 _ATTEMPTS = 3
+# The cases the current attempt at an event filed; counted once the attempt commits.
+_filed: ContextVar[list[str] | None] = ContextVar("disputebot_filed", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,7 @@ class BotService:
         clock: Clock,
         locales: LocaleChoice,
         case_ids: Callable[[], str] = new_case_id,
+        metrics: Metrics | None = None,
     ) -> None:
         self._uow = uow_factory
         self._book = book
@@ -60,17 +67,48 @@ class BotService:
         self._locales = locales
         self._case_ids = case_ids
         self._commands = CommandReplies(book, locales.available)
+        self._metrics = metrics if metrics is not None else Metrics()
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Apply one event exactly once; return the replies for the sender's chat."""
+        started = time.perf_counter()
+        try:
+            with log_context(case_id=None):
+                replies = await self._handle_retrying(inbound)
+        except Exception:
+            self._observe(inbound, "error", started)
+            raise
+        self._observe(inbound, "duplicate" if replies is None else "applied", started)
+        return replies or []
+
+    def _observe(self, inbound: Inbound, outcome: UpdateOutcome, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        self._metrics.update_handled(inbound.chat.channel, outcome, elapsed)
+
+    async def _handle_retrying(self, inbound: Inbound) -> list[Reply] | None:
+        """The replies, or ``None`` for an event applied before."""
         for attempt in range(1, _ATTEMPTS + 1):
+            bind_case(None)
+            filed: list[str] = []
+            token = _filed.set(filed)
             try:
-                return await self._handle_once(inbound)
+                replies = await self._handle_once(inbound)
             except ConflictError:
                 if attempt == _ATTEMPTS:
                     raise
                 log.info("session changed concurrently, retrying event %s", inbound.event_id)
+                continue
+            finally:
+                _filed.reset(token)
+            for _ in filed:  # committed with the event
+                self._metrics.report_filed(inbound.chat.channel)
+            return replies
         raise AssertionError("unreachable")
+
+    async def unseen(self, channel: str, event_ids: Sequence[str]) -> set[str]:
+        """Which of these event ids have not been applied yet."""
+        async with self._uow() as uow:
+            return {i for i in event_ids if not await uow.updates.seen(channel, i)}
 
     async def opening(self, chat: ChatKey, language_code: str | None = None) -> list[Reply]:
         """What a chat sees when a channel (re)connects: its draft's current step, or hello."""
@@ -82,18 +120,21 @@ class BotService:
         outcome = machine.resume(self._book, Session.from_json(stored.data), Msg("engine.resumed"))
         return [Reply(chat, say, locale) for say in outcome.says]
 
-    async def _handle_once(self, inbound: Inbound) -> list[Reply]:
+    async def _handle_once(self, inbound: Inbound) -> list[Reply] | None:
         chat = inbound.chat
         async with self._uow() as uow:
             if inbound.event_id is not None and await uow.updates.seen(
                 chat.channel, inbound.event_id
             ):
-                return []
+                return None
             locale = await self._locale(uow, chat, inbound.language_code)
             says, locale = await self._apply(uow, inbound, locale)
             if inbound.event_id is not None:
                 for event_id in (inbound.event_id, *inbound.also_ids):
-                    await uow.updates.record(chat.channel, event_id, self._clock.now())
+                    if event_id == inbound.event_id or not await uow.updates.seen(
+                        chat.channel, event_id
+                    ):
+                        await uow.updates.record(chat.channel, event_id, self._clock.now())
             await uow.commit()
         return [Reply(chat, say, locale) for say in says]
 
@@ -108,7 +149,7 @@ class BotService:
         session = Session.from_json(stored.data) if stored else None
         if inbound.edited:
             return self._with_prompt(session, Msg("bot.edit_ignored")), locale
-        if inbound.forwarded and isinstance(event, TextReceived):
+        if inbound.forwarded and isinstance(event, TextReceived | CommandReceived):
             # A report is the reporter's own account of events; forwarded files are fine.
             return self._with_prompt(session, Msg("bot.forward_ignored")), locale
         chosen = self._language_choice(event)
@@ -160,6 +201,10 @@ class BotService:
         await uow.cases.add(case, filing.filed_event(case))
         receipt = filing.receipt(case, self._category_label(action, case.category))
         await uow.outbox.put(chat, receipt, locale, now=now, case_id=case.public_id)
+        bind_case(case.public_id)
+        filed = _filed.get()
+        if filed is not None:
+            filed.append(case.public_id)
         log.info("case %s filed by %s", case.public_id, chat.user_ref)
         return []
 

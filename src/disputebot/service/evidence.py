@@ -16,7 +16,7 @@ from pathlib import Path
 
 import filetype
 
-from disputebot.policy.evidence import EvidenceFile
+from disputebot.policy.evidence import DEFAULT_ALLOWED_MIMES, EvidenceFile
 
 # Hard ceiling for anything the vault reads, whatever a flow allows: Telegram's cloud Bot API
 # serves files up to 20 MB, and nothing bigger needs to pass through memory here.
@@ -43,9 +43,15 @@ def safe_name(name: str) -> str:
 class EvidenceVault:
     """Stores evidence bytes; returns the ``EvidenceFile`` the engine checks."""
 
-    def __init__(self, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        allowed_mimes: frozenset[str] = DEFAULT_ALLOWED_MIMES,
+    ) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        self.allowed_mimes = allowed_mimes
 
     async def keep_bytes(
         self,
@@ -81,6 +87,11 @@ class EvidenceVault:
         digest = hashlib.sha256(data).hexdigest()
         mime = sniff(data[:8192])
         target = self.root / digest[:2] / digest
+        if mime not in self.allowed_mimes:
+            # It will be refused; an executable or a page has no business on our disk.
+            return EvidenceFile(
+                digest, len(data), mime, safe_name(name), None, file_id, declared_mime
+            )
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # Unique per writer: two chats may send the same file at the same moment.

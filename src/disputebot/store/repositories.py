@@ -219,6 +219,20 @@ class SqlOutbox:
             statement = statement.where(OutboxRow.channel == channel)
         return await self._items(statement)
 
+    async def backlog(
+        self, now: datetime, *, channel: str | None = None
+    ) -> tuple[int, float | None]:
+        now = require_aware(now)
+        statement = select(func.count(), func.min(OutboxRow.created_at)).where(
+            OutboxRow.status == OutboxStatus.PENDING.value
+        )
+        if channel is not None:
+            statement = statement.where(OutboxRow.channel == channel)
+        count, oldest = (await self._session.execute(statement)).one()
+        if not count or oldest is None:
+            return 0, None
+        return int(count), max(0.0, (now - oldest).total_seconds())
+
     async def mark_sent(self, item_id: int, at: datetime) -> None:
         require_aware(at)
         await self._change(item_id, status=OutboxStatus.SENT.value, sent_at=at)

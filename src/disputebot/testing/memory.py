@@ -324,6 +324,20 @@ class MemoryOutbox:
         items.sort(key=lambda item: (item.due_at, item.id))
         return items[: max(limit, 0)]
 
+    async def backlog(
+        self, now: datetime, *, channel: str | None = None
+    ) -> tuple[int, float | None]:
+        now = _utc(now)
+        pending = [
+            item.created_at
+            for item in self._tx.state.outbox.values()
+            if item.status == OutboxStatus.PENDING
+            and (channel is None or item.chat.channel == channel)
+        ]
+        if not pending:
+            return 0, None
+        return len(pending), max(0.0, (now - min(pending)).total_seconds())
+
     async def mark_sent(self, item_id: int, at: datetime) -> None:
         _utc(at)
         item = self._item(item_id)

@@ -111,7 +111,12 @@ class ConsoleChannel:
             self._notice(Msg("console.bad_line"))
             return None
         raw_id = obj.get("id")
-        event_id = str(raw_id) if isinstance(raw_id, str | int) and raw_id != "" else None
+        # Ids are numbered per console user, so they are kept apart per chat.
+        event_id = (
+            f"{self._chat.chat_id}:{raw_id}"
+            if isinstance(raw_id, str | int) and raw_id != ""
+            else None
+        )
         return Inbound(self._chat, event, event_id, self._language_code)
 
     async def _files(self, paths: list[Path]) -> FilesReceived:

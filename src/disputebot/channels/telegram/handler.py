@@ -32,6 +32,8 @@ from disputebot.engine.events import (
 )
 from disputebot.errors import DeliveryError
 from disputebot.i18n.catalog import Catalogs
+from disputebot.logs import log_context
+from disputebot.metrics import Metrics
 from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ChatKey
 from disputebot.service.bot import BotService
@@ -54,6 +56,7 @@ class UpdateHandler:
         *,
         on_committed: asyncio.Event | None = None,
         album_reply_wait: float | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._api = api
         self._service = service
@@ -62,12 +65,19 @@ class UpdateHandler:
         self._on_committed = on_committed
         self._album_reply_wait = album_reply_wait
         self._albums: dict[tuple[int, str], _AlbumReplies] = {}
+        self.bot_username: str | None = None  # known once connected
+        self._metrics = metrics
 
     async def __call__(self, batch: Sequence[TgUpdate]) -> None:
         first = batch[0]
         if first.chat_id is None:
             return
         chat = ChatKey(CHANNEL, first.chat_id)
+        with log_context(update_id=first.update_id, chat_id=first.chat_id):
+            await self._handle_batch(chat, batch)
+
+    async def _handle_batch(self, chat: ChatKey, batch: Sequence[TgUpdate]) -> None:
+        first = batch[0]
         if first.callback_id:
             # Answered first: the button stops spinning whatever happens next.
             await self._quietly(self._api.answer_callback(first.callback_id))
@@ -90,9 +100,16 @@ class UpdateHandler:
                 return
 
     async def _handle(self, chat: ChatKey, batch: Sequence[TgUpdate]) -> None:
-        first = batch[0]
-        if not first.private and not (first.text or "").startswith("/"):
+        if not batch[0].private and not self._for_us(batch[0].text or ""):
             return  # group chatter is not for the bot; commands get pointed to a private chat
+        if len(batch) > 1:
+            # Some items of an album may have been applied on their own before a restart;
+            # only the others are applied now (the service checks the first id itself).
+            fresh = await self._service.unseen(chat.channel, [str(u.update_id) for u in batch])
+            batch = [u for u in batch if str(u.update_id) in fresh]
+            if not batch:
+                return
+        first = batch[0]
         event = await self._event(batch)
         inbound = Inbound(
             chat,
@@ -135,6 +152,14 @@ class UpdateHandler:
         timers = [a.timer for a in self._albums.values() if a.timer is not None]
         await asyncio.gather(*timers, return_exceptions=True)
 
+    def _for_us(self, text: str) -> bool:
+        """A group message the bot answers: a command, addressed to no bot or to this one."""
+        command = text.split(maxsplit=1)[0] if text.startswith("/") else ""
+        if len(command) < 2:
+            return False
+        _, at, username = command.partition("@")
+        return not at or username.lower() == (self.bot_username or "").lower()
+
     async def _event(self, batch: Sequence[TgUpdate]) -> Event:
         first = batch[0]
         if first.callback_data is not None:
@@ -151,7 +176,17 @@ class UpdateHandler:
             return self._vault.refused_unread(
                 file.size, file.name, file.declared_mime, file.file_id
             )
-        data = await self._api.download(file.file_id)
+        try:
+            data = await self._api.download(file.file_id)
+        except DeliveryError as exc:
+            if exc.retryable:
+                raise
+            # Refused for good (over 20 MB with no size declared, an unknown file id): the
+            # user is told this file could not be fetched instead of getting a generic error.
+            log.info("file %s not downloaded: %s", file.file_id, exc)
+            return self._vault.refused_unread(
+                file.size or 0, file.name, file.declared_mime, file.file_id
+            )
         return await self._vault.keep_bytes(
             data, file.name, declared_mime=file.declared_mime, file_id=file.file_id
         )
@@ -170,6 +205,7 @@ class UpdateHandler:
             try:
                 await self._api.send_text(chat_id, html, keyboard)
             except DeliveryError as exc:
+                self.saw(exc)
                 if not exc.retryable or attempt == attempts:
                     raise
                 await asyncio.sleep(exc.retry_after if exc.retry_after is not None else attempt)
@@ -184,7 +220,13 @@ class UpdateHandler:
         try:
             await call
         except DeliveryError as exc:
+            self.saw(exc)
             log.info("ignored Bot API error: %s", exc)
+
+    def saw(self, exc: DeliveryError) -> None:
+        """Count a Bot API answer that asked us to slow down (429 with ``retry_after``)."""
+        if exc.retry_after is not None and self._metrics is not None:
+            self._metrics.throttled()
 
 
 class _AlbumReplies:

@@ -15,13 +15,22 @@ import logging
 from disputebot.channels.telegram.model import BotApi, TgUpdate
 from disputebot.channels.telegram.sequencer import Sequencer
 from disputebot.errors import DeliveryError
+from disputebot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
 class Poller:
-    def __init__(self, api: BotApi, sequencer: Sequencer, *, poll_seconds: int = 25) -> None:
+    def __init__(
+        self,
+        api: BotApi,
+        sequencer: Sequencer,
+        *,
+        poll_seconds: int = 25,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._api = api
+        self._metrics = metrics
         self._sequencer = sequencer
         self._poll_seconds = poll_seconds
         # Every update seen at or above the offset, handled or not: Telegram sends them again
@@ -50,6 +59,7 @@ class Poller:
                 updates = await self._poll(stop)
                 failures = 0
             except DeliveryError as exc:
+                self._saw(exc)
                 failures += 1
                 delay = exc.retry_after or min(30.0, 0.5 * 2**failures)
                 log.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
@@ -63,7 +73,8 @@ class Poller:
             if updates and not fresh and waiting:
                 # Telegram resends what is not confirmed yet; wait for progress instead of
                 # asking again at once.
-                await asyncio.wait(waiting, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+                # A short wait: an album's later items must be fetched within the album window.
+                await asyncio.wait(waiting, timeout=0.15, return_when=asyncio.FIRST_COMPLETED)
         await self.finish()
 
     async def _poll(self, stop: asyncio.Event) -> list[TgUpdate]:
@@ -86,7 +97,12 @@ class Poller:
             try:
                 await self._api.get_updates(offset, 0, limit=1)
             except DeliveryError as exc:
+                self._saw(exc)
                 log.warning("could not confirm the last updates (%s); they will be re-read", exc)
+
+    def _saw(self, exc: DeliveryError) -> None:
+        if exc.retry_after is not None and self._metrics is not None:
+            self._metrics.throttled()
 
 
 async def _sleep_unless(stop: asyncio.Event, delay: float) -> None:

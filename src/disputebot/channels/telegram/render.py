@@ -7,6 +7,7 @@ nothing a user typed (or a translator wrote) can open a tag or break the message
 from __future__ import annotations
 
 import html
+import re
 
 from disputebot.channels.telegram.model import Keyboard
 from disputebot.engine.effects import Say
@@ -14,6 +15,9 @@ from disputebot.i18n.catalog import Catalogs
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+# Bidi embeddings, overrides and isolates: in a value a user gave they would reorder the bot's
+# own words around it, so they are dropped from every parameter before it is shown.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def split_html(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -65,11 +69,15 @@ def _split(text: str, limit: int) -> list[str]:
     return [text[:low], *_split(text[low:], limit)]
 
 
+def _neutral(value: str) -> str:
+    return _BIDI_CONTROLS.sub("", value)
+
+
 def render(say: Say, locale: str, catalogs: Catalogs) -> tuple[list[str], Keyboard | None]:
     """Message texts (HTML) and the keyboard, which goes under the last one."""
-    chunks = split_html(catalogs.render_all(say.text, locale))
+    chunks = split_html(catalogs.render_all(say.text, locale, _neutral))
     keyboard = [
-        [(catalogs.render(button.label, locale), button.data) for button in row]
+        [(catalogs.render(button.label, locale, _neutral), button.data) for button in row]
         for row in say.buttons
     ]
     return chunks, keyboard or None

@@ -6,9 +6,12 @@ serves both; each adapter passes its own objects in.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from disputebot.channels.telegram.model import TgFile, TgUpdate
+
+log = logging.getLogger(__name__)
 
 # Content the bot cannot use anywhere, by the Message field that carries it.
 UNSUPPORTED = (
@@ -68,7 +71,26 @@ def from_message(update_id: int, message: Any, *, edited: bool = False) -> TgUpd
 
 
 def from_update(update: Any) -> TgUpdate:
-    """A whole ``Update``; kinds the bot does not use keep only their id (to be confirmed)."""
+    """A whole ``Update``; kinds the bot does not use keep only their id (to be confirmed).
+
+    Raises:
+        ValueError: A field the bot uses does not have the type the Bot API promises
+            (python-telegram-bot does not check types); a parse error, like the framework's own.
+    """
+    return _checked(_from_update(update))
+
+
+def from_polled(update: Any) -> TgUpdate:
+    """``from_update`` for getUpdates: an update that cannot be read keeps only its id, so it
+    is confirmed and dropped (as the webhook drops one) instead of stopping the polling."""
+    try:
+        return from_update(update)
+    except MalformedUpdate:
+        log.exception("unreadable update %s dropped", update.update_id)
+        return TgUpdate(update_id=update.update_id)
+
+
+def _from_update(update: Any) -> TgUpdate:
     if update.message is not None:
         return from_message(update.update_id, update.message)
     if update.edited_message is not None:
@@ -93,3 +115,42 @@ def from_update(update: Any) -> TgUpdate:
 def _chat_type(chat: Any) -> str:
     kind = chat.type
     return str(getattr(kind, "value", kind))  # an enum member in one framework, a str in the other
+
+
+class MalformedUpdate(ValueError):
+    """An update whose fields do not have the types the Bot API promises."""
+
+
+def _checked(update: TgUpdate) -> TgUpdate:
+    """``update`` itself, once every field the bot uses has the promised type."""
+    where = f"update {update.update_id!r}"
+    _id(update.update_id, where)
+    numbers: list[object] = [update.chat_id, update.user_id, update.message_id]
+    for number in numbers + [file.size for file in update.files]:
+        if number is not None:
+            _id(number, where)
+    texts: list[object] = [update.chat_type, update.language_code, update.text]
+    texts += [update.media_group_id, update.callback_id, update.callback_data, update.unsupported]
+    for file in update.files:
+        _text(file.file_id, where)
+        _text(file.name, where)
+        texts.append(file.declared_mime)
+    for text in texts:
+        if text is not None:
+            _text(text, where)
+    return update
+
+
+def _id(value: object, where: str) -> None:
+    # Telegram's ids fit in a signed 64-bit integer; the store keeps them as BIGINT.
+    if type(value) is not int or not -(2**63) <= value < 2**63:
+        raise MalformedUpdate(f"{where}: {value!r} is not an id")
+
+
+def _text(value: object, where: str) -> None:
+    if not isinstance(value, str):
+        raise MalformedUpdate(f"{where}: {value!r} is not text")
+    try:
+        value.encode()  # lone surrogates are valid JSON escapes, but no database takes them
+    except UnicodeEncodeError:
+        raise MalformedUpdate(f"{where}: text that is not Unicode") from None

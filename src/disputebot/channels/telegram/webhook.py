@@ -2,7 +2,8 @@
 
 Telegram retries an update until it gets a 2xx, so acknowledging late is what makes delivery
 at-least-once; the recorded update ids make it once in effect. The secret header is compared in
-constant time. ``/healthz`` reports whether the database answers.
+constant time. ``/healthz`` reports whether the database answers and ``/metrics`` serves the
+Prometheus metrics (routes shared with polling mode's server, see ``web.ops``).
 """
 
 from __future__ import annotations
@@ -10,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from disputebot.channels.telegram.model import BotApi
 from disputebot.channels.telegram.sequencer import Sequencer
+from disputebot.metrics import Metrics
+from disputebot.web.ops import HealthCheck, add_ops_routes
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-HealthCheck = Callable[[], Awaitable[bool]]
+__all__ = ["SECRET_HEADER", "HealthCheck", "WebhookServer"]
 
 
 class WebhookServer:
@@ -32,14 +34,14 @@ class WebhookServer:
         secret: str,
         path: str,
         healthy: HealthCheck,
+        metrics: Metrics | None = None,
     ) -> None:
         self._api = api
         self._sequencer = sequencer
         self._secret = secret.encode()
-        self._healthy = healthy
         self.app = web.Application()
         self.app.router.add_post(path, self._update)
-        self.app.router.add_get("/healthz", self._health)
+        add_ops_routes(self.app, healthy=healthy, metrics=metrics)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -72,8 +74,3 @@ class WebhookServer:
         # Shielded: if Telegram gives up on the request, the update is still applied.
         await asyncio.shield(self._sequencer.submit(update))
         return web.Response(status=200)
-
-    async def _health(self, request: web.Request) -> web.Response:
-        del request
-        ok = await self._healthy()
-        return web.json_response({"ok": ok}, status=200 if ok else 503)

@@ -20,7 +20,7 @@ from aiogram.exceptions import (
 from aiogram.types import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from disputebot.channels.telegram.model import ALLOWED_UPDATES, BotIdentity, Keyboard, TgUpdate
-from disputebot.channels.telegram.translate import from_update
+from disputebot.channels.telegram.translate import from_polled, from_update
 from disputebot.errors import DeliveryError
 
 T = TypeVar("T")
@@ -54,7 +54,7 @@ class AiogramBotApi:
                 request_timeout=poll_seconds + 10,
             )
         )
-        return [from_update(u) for u in updates]
+        return [from_polled(u) for u in updates]
 
     async def send_text(self, chat_id: int, html: str, keyboard: Keyboard | None) -> int:
         markup = (

@@ -8,11 +8,18 @@ from typing import Any, TypeVar
 
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.request import HTTPXRequest
 
 from disputebot.channels.telegram.model import ALLOWED_UPDATES, BotIdentity, Keyboard, TgUpdate
-from disputebot.channels.telegram.translate import from_update
+from disputebot.channels.telegram.translate import from_polled, from_update
 from disputebot.errors import DeliveryError
 
 T = TypeVar("T")
@@ -52,7 +59,7 @@ class PtbBotApi:
                 read_timeout=poll_seconds + 10,
             )
         )
-        return [from_update(u) for u in updates]
+        return [from_polled(u) for u in updates]
 
     async def send_text(self, chat_id: int, html: str, keyboard: Keyboard | None) -> int:
         markup = (
@@ -102,6 +109,13 @@ async def _call(call: Awaitable[T]) -> T:
     """The one place python-telegram-bot's exceptions become ``DeliveryError``."""
     try:
         return await call
+    except InvalidToken:
+        # Its message quotes the token; this one must be safe to print anywhere.
+        raise DeliveryError(
+            "the Bot API refused the bot token (check DISPUTEBOT_BOT_TOKEN and "
+            "DISPUTEBOT_TELEGRAM_API_URL)",
+            retryable=False,
+        ) from None
     except RetryAfter as exc:
         after = exc.retry_after
         seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
