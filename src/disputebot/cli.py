@@ -295,6 +295,8 @@ class _store:
 
 
 _UNITS = {"d": 86400, "h": 3600, "w": 7 * 86400}
+# Update ids are kept for deduplication; Telegram gives up on an update after 24 hours.
+UPDATE_IDS_KEPT = timedelta(days=7)
 
 
 def _age(text: str) -> timedelta:
@@ -315,6 +317,7 @@ def purge(older_than: str, dry_run: bool) -> None:
     async def go() -> int:
         async with _store(settings) as uow_factory, uow_factory() as uow:
             purged, unused = await uow.cases.purge_finished(cutoff)
+            pruned = await uow.updates.prune(datetime.now(UTC) - UPDATE_IDS_KEPT)
             if not dry_run:
                 await uow.commit()
         removed = 0 if dry_run else _remove_files(unused, settings.evidence_dir)
@@ -325,6 +328,7 @@ def purge(older_than: str, dry_run: bool) -> None:
         )
         for public_id in purged:
             click.echo(f"  {public_id}")
+        click.echo(f"{'would forget' if dry_run else 'forgot'} {pruned} old update id(s)")
         return 0
 
     _run(go())

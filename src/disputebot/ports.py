@@ -124,6 +124,14 @@ class UpdateLog(Protocol):
 
     async def record(self, channel: str, event_id: str, at: datetime) -> None: ...
 
+    async def prune(self, before: datetime) -> int:
+        """Forget ids recorded before ``before``; returns how many.
+
+        Only safe for ids that can no longer come back: Telegram keeps an unconfirmed update
+        for 24 hours, so a week-old update id is never delivered again.
+        """
+        ...
+
 
 class CaseStore(Protocol):
     async def add(self, case: NewCase, first_event: CaseEvent) -> None:

@@ -70,6 +70,7 @@ def test_purge_removes_old_finished_cases_and_their_files(tmp_path: Path) -> Non
     done = cli(tmp_path, "purge", "--older-than", "180d")
     assert done.returncode == 0, done.stderr
     assert "purged 1 case(s)" in done.stdout
+    assert "old update id(s)" in done.stdout
     assert not old_file.exists()
     left = json.loads(cli(tmp_path, "cases", "list", "--json").stdout)
     assert [c["id"] for c in left] == [kept["id"]]

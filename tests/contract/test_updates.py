@@ -60,3 +60,16 @@ async def test_naive_time_is_refused(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
         with pytest.raises(ValueError, match="naive datetime"):
             await uow.updates.record("telegram", "1", T0.replace(tzinfo=None))
+
+
+async def test_prune_forgets_only_old_ids(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.updates.record("telegram", "1", T0)
+        await uow.updates.record("telegram", "2", at(days=8))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.updates.prune(at(days=7)) == 1
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert not await uow.updates.seen("telegram", "1")
+        assert await uow.updates.seen("telegram", "2")

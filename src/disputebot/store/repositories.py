@@ -156,6 +156,15 @@ class SqlUpdateLog:
         except IntegrityError as exc:
             raise ConflictError(f"event {channel}:{event_id} was already recorded") from exc
 
+    async def prune(self, before: datetime) -> int:
+        require_aware(before)
+        return await _rowcount(
+            self._session,
+            delete(ProcessedUpdateRow)
+            .where(ProcessedUpdateRow.processed_at < before)
+            .execution_options(synchronize_session=False),
+        )
+
 
 def _outbox_item(row: OutboxRow) -> OutboxItem:
     return OutboxItem(

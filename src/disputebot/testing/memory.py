@@ -158,6 +158,14 @@ class MemoryUpdateLog:
             raise ConflictError(f"event {channel}:{event_id} was already recorded")
         updates[channel, event_id] = at
 
+    async def prune(self, before: datetime) -> int:
+        before = _utc(before)
+        updates = self._tx.state.updates
+        old = [key for key, at in updates.items() if at < before]
+        for key in old:
+            del updates[key]
+        return len(old)
+
 
 def _event(event: CaseEvent) -> CaseEvent:
     return dataclasses.replace(event, at=_utc(event.at))
