@@ -86,12 +86,14 @@ class ConsoleChannel:
         paths = _paths(stripped)
         if paths:
             return await self._files(paths)
-        return text_event(line)
+        return text_event(_valid_text(line))
 
     async def _from_json(self, line: str) -> Inbound | None:
         try:
             obj: Any = json.loads(line)
-        except json.JSONDecodeError:
+            # Lone surrogates are valid JSON escapes but not text any store or terminal takes.
+            json.dumps(obj, ensure_ascii=False).encode()
+        except (ValueError, RecursionError):  # not JSON, not text, or nested too deep
             obj = None
         event: Event | None = None
         if isinstance(obj, dict):
@@ -150,15 +152,30 @@ class ConsoleChannel:
         await drain_once(self._uow_factory, send, self._clock, channel=CHANNEL)
 
 
+def _valid_text(line: str) -> str:
+    """``line`` with input bytes that were not UTF-8 (read as lone surrogates) as U+FFFD."""
+    try:
+        return line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return line.encode("utf-8", "replace").decode("utf-8")
+
+
 def _missing(paths: list[str]) -> list[str]:
-    return [p for p in paths if not Path(p).is_file()]
+    return [p for p in paths if not _is_file(Path(p))]
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system, and the like
+        return False
 
 
 def _paths(line: str) -> list[Path]:
     """The files a line names, if every word of it is an existing file; else nothing."""
     try:
         words = shlex.split(line)
-    except ValueError:
+        paths = [Path(w).expanduser() for w in words]
+    except (ValueError, RuntimeError):  # an open quote; "~name" for a user that does not exist
         return []
-    paths = [Path(w).expanduser() for w in words]
-    return paths if paths and all(p.is_file() for p in paths) else []
+    return paths if paths and all(_is_file(p) for p in paths) else []
