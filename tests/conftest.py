@@ -1,8 +1,13 @@
-"""Suite-wide options: ``--db`` picks the store backends the parametrized tests run on."""
+"""Suite-wide: ``--db`` picks the store backends; the shipped flows and policies."""
 
 from __future__ import annotations
 
 import pytest
+
+from disputebot.engine.context import Policies
+from disputebot.engine.spec import FlowBook
+from disputebot.loading import load_flows, load_lexicons, load_profile
+from tests.support import ROOT
 
 BACKENDS = ("memory", "sqlite", "postgres")
 
@@ -36,3 +41,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def book() -> FlowBook:
+    """The shipped conversation files."""
+    return load_flows(ROOT / "conversations")
+
+
+@pytest.fixture(scope="session")
+def policies() -> Policies:
+    """The shipped platform profile and word lists."""
+    return Policies(
+        profile=load_profile(ROOT / "platform" / "aliexpress.yaml"),
+        lexicons=load_lexicons(ROOT / "locales"),
+    )

@@ -8,7 +8,6 @@ import pytest
 from disputebot.engine.context import Policies
 from disputebot.engine.spec import FlowBook
 from disputebot.i18n.negotiate import negotiate
-from disputebot.loading import load_flows, load_lexicons, load_profile
 from disputebot.ports import UnitOfWorkFactory
 from disputebot.service.bot import BotService, LocaleChoice
 from disputebot.service.evidence import EvidenceVault
@@ -16,20 +15,7 @@ from disputebot.store.database import make_session_factory
 from disputebot.store.uow import SqlUnitOfWorkFactory
 from disputebot.testing.memory import MemoryUnitOfWorkFactory
 from tests.databases import postgres_param, sql_database
-from tests.support import ROOT, FixedClock
-
-
-@pytest.fixture(scope="session")
-def book() -> FlowBook:
-    return load_flows(ROOT / "conversations")
-
-
-@pytest.fixture(scope="session")
-def policies() -> Policies:
-    return Policies(
-        profile=load_profile(ROOT / "platform" / "aliexpress.yaml"),
-        lexicons=load_lexicons(ROOT / "locales"),
-    )
+from tests.support import FixedClock
 
 
 @pytest.fixture(params=["memory", "sqlite", postgres_param])

@@ -12,8 +12,10 @@ from disputebot.engine.events import (
 from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ChatKey
 from disputebot.service.bot import BotService
+from disputebot.service.evidence import EvidenceVault
 from disputebot.service.inbound import Inbound, Reply
 from tests.engine.transcript import keys_of
+from tests.support import png_bytes
 
 
 class ServiceChat:
@@ -54,3 +56,26 @@ class ServiceChat:
     @property
     def step(self) -> str | None:
         return self.last[-1].say.step if self.last else None
+
+
+STORE = "https://m.aliexpress.com/store/1102345678?spm=a2g0o.detail.0.0"
+FACTS = (
+    "Order 8161234567890123: the seller marked it shipped with tracking LP00123456789012, "
+    "which the carrier has never heard of, and then opened a dispute claiming delivery."
+)
+
+
+async def to_evidence(chat: ServiceChat, store: str = STORE) -> None:
+    """Start a report and answer every step up to the evidence."""
+    await chat.text("/report")
+    await chat.click("report.category.other")
+    await chat.text(store)
+    await chat.text(FACTS)
+
+
+async def to_summary(chat: ServiceChat, vault: EvidenceVault) -> Button:
+    """Answer every step with one photo; returns the summary's submit button."""
+    await to_evidence(chat)
+    await chat.files(await vault.keep_bytes(png_bytes(4), "a.png"))
+    await chat.click("report.evidence.done")
+    return next(b for b in chat.buttons() if b.label.key == "report.confirm.submit")

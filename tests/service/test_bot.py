@@ -12,14 +12,8 @@ from disputebot.ports import ChatKey, UnitOfWorkFactory
 from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.inbound import Inbound
-from tests.service.driver import ServiceChat
+from tests.service.driver import FACTS, STORE, ServiceChat, to_evidence, to_summary
 from tests.support import FixedClock, elf_bytes, pdf_bytes, png_bytes
-
-STORE = "https://m.aliexpress.com/store/1102345678?spm=a2g0o.detail.0.0"
-FACTS = (
-    "Order 8161234567890123: the seller marked it shipped with tracking LP00123456789012, "
-    "which the carrier has never heard of, and then opened a dispute claiming delivery."
-)
 
 
 async def file_report(chat: ServiceChat, vault: EvidenceVault, store: str = STORE) -> None:
@@ -101,10 +95,7 @@ async def test_executable_renamed_png_is_refused(
     service: BotService, vault: EvidenceVault
 ) -> None:
     chat = ServiceChat(service)
-    await chat.text("/report")
-    await chat.click("report.category.other")
-    await chat.text(STORE)
-    await chat.text(FACTS)
+    await to_evidence(chat)
     exe = await vault.keep_bytes(elf_bytes(), "screenshot.png")
     await chat.files(exe)
     assert "policy.evidence.type" in chat.said()
@@ -241,13 +232,7 @@ async def test_double_tapped_submit_files_one_case(
     service: BotService, uow_factory: UnitOfWorkFactory, vault: EvidenceVault
 ) -> None:
     chat = ServiceChat(service)
-    await chat.text("/report")
-    await chat.click("report.category.other")
-    await chat.text(STORE)
-    await chat.text(FACTS)
-    await chat.files(await vault.keep_bytes(png_bytes(4), "a.png"))
-    await chat.click("report.evidence.done")
-    submit = next(b for b in chat.buttons() if b.label.key == "report.confirm.submit")
+    submit = await to_summary(chat, vault)
     taps = [
         service.handle(Inbound(chat.chat, ButtonPressed(submit.data), f"tap-{i}"))
         for i in range(2)
@@ -297,10 +282,7 @@ async def test_album_items_applied_earlier_are_skipped_the_rest_applied(
     service: BotService, uow_factory: UnitOfWorkFactory, vault: EvidenceVault
 ) -> None:
     chat = ServiceChat(service)
-    await chat.text("/report")
-    await chat.click("report.category.other")
-    await chat.text(STORE)
-    await chat.text(FACTS)
+    await to_evidence(chat)
     first = await vault.keep_bytes(png_bytes(40), "40.png")
     second = await vault.keep_bytes(png_bytes(41), "41.png")
     await chat.files(first, event_id="100")  # applied alone before a restart

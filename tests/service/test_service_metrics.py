@@ -18,9 +18,9 @@ from disputebot.ports import ChatKey, OutboxItem, UnitOfWork, UnitOfWorkFactory
 from disputebot.service.bot import BotService, LocaleChoice
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.inbound import Inbound
-from tests.service.driver import ServiceChat
-from tests.service.test_bot import FACTS, STORE, file_report
-from tests.support import FixedClock, png_bytes
+from tests.service.driver import ServiceChat, to_summary
+from tests.service.test_bot import file_report
+from tests.support import FixedClock
 
 LOCALES = LocaleChoice(available=("en", "zh_Hans"), default="en", negotiate=negotiate)
 
@@ -80,13 +80,7 @@ async def test_a_double_tapped_submit_counts_one_report(
     counted: BotService, metrics: Metrics, vault: EvidenceVault
 ) -> None:
     chat = ServiceChat(counted)
-    await chat.text("/report")
-    await chat.click("report.category.other")
-    await chat.text(STORE)
-    await chat.text(FACTS)
-    await chat.files(await vault.keep_bytes(png_bytes(4), "a.png"))
-    await chat.click("report.evidence.done")
-    submit = next(b for b in chat.buttons() if b.label.key == "report.confirm.submit")
+    submit = await to_summary(chat, vault)
     await asyncio.gather(
         *(counted.handle(Inbound(chat.chat, ButtonPressed(submit.data), f"t{i}")) for i in "ab")
     )
