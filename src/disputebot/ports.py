@@ -150,7 +150,11 @@ class CaseStore(Protocol):
         ...
 
     async def transition(self, public_id: str, to: Status, event: CaseEvent) -> None:
-        """Set the status and append the event. Raises ``KeyError`` for an unknown case."""
+        """Set the status and append the event. Raises ``KeyError`` for an unknown case.
+
+        When ``event.from_status`` is set, the case must still be in that status, else
+        ``ConflictError``: a decision taken on a stale view of the case does not apply.
+        """
         ...
 
     async def purge_finished(self, before: datetime) -> tuple[builtins.list[str], set[str]]:

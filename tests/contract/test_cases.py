@@ -335,3 +335,24 @@ async def test_listing_loads_evidence_and_events_without_n_plus_1(database: Data
     assert [len(c.evidence) for c in cases] == [2] * 6
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 3, selects  # cases, evidence, events
+
+
+async def test_transition_from_a_stale_status_conflicts(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        await uow.cases.add(new_case("DR-2"), submitted())
+        await uow.cases.transition(
+            "DR-2", Status.IN_REVIEW, decided(at(1), Status.SUBMITTED, Status.IN_REVIEW, "take")
+        )
+        await uow.commit()
+    async with uow_factory() as uow:
+        with pytest.raises(ConflictError):
+            await uow.cases.transition(
+                "DR-2",
+                Status.REJECTED,
+                decided(at(2), Status.SUBMITTED, Status.REJECTED, "reject"),
+            )
+    async with uow_factory() as uow:
+        record = await uow.cases.get("DR-2")
+    assert record is not None
+    assert record.status is Status.IN_REVIEW
+    assert len(record.events) == 2

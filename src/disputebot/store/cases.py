@@ -198,12 +198,17 @@ class SqlCaseStore:
         )
         if case_id is None:
             raise KeyError(public_id)
-        await self._session.execute(
-            update(CaseRow)
-            .where(CaseRow.id == case_id)
-            .values(status=to.value, updated_at=event.at)
-            .execution_options(synchronize_session=False)
+        change = update(CaseRow).where(CaseRow.id == case_id)
+        if event.from_status is not None:
+            # Optimistic: two staff acting on one case at once cannot both move it.
+            change = change.where(CaseRow.status == event.from_status.value)
+        result = await self._session.execute(
+            change.values(status=to.value, updated_at=event.at).execution_options(
+                synchronize_session=False
+            )
         )
+        if getattr(result, "rowcount", 1) != 1:
+            raise ConflictError(f"case {public_id} is no longer {event.from_status}")
         await self._session.execute(
             insert(CaseEventRow).values(case_id=case_id, **_event_values(event))
         )

@@ -252,6 +252,8 @@ class MemoryCaseStore:
         if public_id not in cases:
             raise KeyError(public_id)
         row_id, record = cases[public_id]
+        if event.from_status is not None and record.status != event.from_status:
+            raise ConflictError(f"case {public_id} is no longer {event.from_status}")
         cases[public_id] = (
             row_id,
             dataclasses.replace(
