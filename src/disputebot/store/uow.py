@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Self
 
@@ -46,15 +47,23 @@ class SqlUnitOfWork:
     staff: StaffStore
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], clock: Clock | None = None
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        clock: Clock | None = None,
+        writer: asyncio.Lock | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._clock = clock
+        self._writer = writer
+        self._holding = False
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
         if self._session is not None:
             raise RuntimeError("this unit of work is already open; make a new one per use")
+        if self._writer is not None:
+            await self._writer.acquire()
+            self._holding = True
         session = self._session_factory()
         self._session = session
         self.sessions = SqlSessionStore(session, self._clock)
@@ -77,6 +86,9 @@ class SqlUnitOfWork:
             await session.rollback()
         finally:
             await session.close()
+            if self._holding and self._writer is not None:
+                self._holding = False
+                self._writer.release()
 
     async def commit(self) -> None:
         await self._require_session().commit()
@@ -88,13 +100,22 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    """Makes a fresh ``SqlUnitOfWork`` per call (``ports.UnitOfWorkFactory``)."""
+    """Makes a fresh ``SqlUnitOfWork`` per call (``ports.UnitOfWorkFactory``).
+
+    On SQLite, units of work of one process take turns on an in-process lock: SQLite has one
+    writer at a time, and queueing here is fair and unbounded, where waiting on the file lock
+    gives up after ``busy_timeout`` when hundreds of chats write at once. (Other processes on
+    the same file still meet ``busy_timeout``.)
+    """
 
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], clock: Clock | None = None
     ) -> None:
         self._session_factory = session_factory
         self._clock = clock
+        bind = session_factory.kw.get("bind")
+        dialect = getattr(getattr(bind, "dialect", None), "name", "")
+        self._writer = asyncio.Lock() if dialect == "sqlite" else None
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._session_factory, self._clock)
+        return SqlUnitOfWork(self._session_factory, self._clock, self._writer)
