@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
 from disputebot.engine.context import Policies
 from disputebot.engine.spec import FlowBook
 from disputebot.loading import load_flows, load_lexicons, load_profile
+from disputebot.ports import UnitOfWorkFactory
+from disputebot.store.database import make_session_factory
+from disputebot.store.uow import SqlUnitOfWorkFactory
+from disputebot.testing.memory import MemoryUnitOfWorkFactory
+from tests.databases import postgres_param, sql_database
 from tests.support import ROOT
 
 BACKENDS = ("memory", "sqlite", "postgres")
@@ -56,3 +64,16 @@ def policies() -> Policies:
         profile=load_profile(ROOT / "platform" / "aliexpress.yaml"),
         lexicons=load_lexicons(ROOT / "locales"),
     )
+
+
+@pytest.fixture(params=["memory", "sqlite", postgres_param])
+async def uow_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[UnitOfWorkFactory]:
+    """Units of work on an empty store of each backend: memory, a SQLite file, a PostgreSQL
+    schema (``--db`` narrows the choice)."""
+    if request.param == "memory":
+        yield MemoryUnitOfWorkFactory()
+        return
+    async for database in sql_database(request.param, tmp_path):
+        yield SqlUnitOfWorkFactory(make_session_factory(database.engine))

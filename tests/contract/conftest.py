@@ -13,10 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from disputebot.ports import UnitOfWorkFactory
-from disputebot.store.database import make_session_factory
-from disputebot.store.uow import SqlUnitOfWorkFactory
-from disputebot.testing.memory import MemoryUnitOfWorkFactory
 from tests.contract.builders import Database
 from tests.databases import postgres_param, sql_database
 
@@ -26,15 +22,3 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     """A migrated SQL database (SQLite file or PostgreSQL schema)."""
     async for found in sql_database(request.param, tmp_path):
         yield found
-
-
-@pytest.fixture(params=["memory", "sqlite", postgres_param])
-async def uow_factory(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[UnitOfWorkFactory]:
-    """Units of work on an empty store of each backend."""
-    if request.param == "memory":
-        yield MemoryUnitOfWorkFactory()
-        return
-    async for found in sql_database(request.param, tmp_path):
-        yield SqlUnitOfWorkFactory(make_session_factory(found.engine))

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,7 @@ from disputebot.i18n.negotiate import negotiate
 from disputebot.ports import UnitOfWorkFactory
 from disputebot.service.bot import BotService, LocaleChoice
 from disputebot.service.evidence import EvidenceVault
-from disputebot.store.database import make_session_factory
-from disputebot.store.uow import SqlUnitOfWorkFactory
-from disputebot.testing.memory import MemoryUnitOfWorkFactory
-from tests.databases import postgres_param, sql_database
 from tests.support import FixedClock
-
-
-@pytest.fixture(params=["memory", "sqlite", postgres_param])
-async def uow_factory(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[UnitOfWorkFactory]:
-    """The service on every store: memory, a SQLite file, a PostgreSQL schema."""
-    if request.param == "memory":
-        yield MemoryUnitOfWorkFactory()
-        return
-    async for database in sql_database(request.param, tmp_path):
-        yield SqlUnitOfWorkFactory(make_session_factory(database.engine))
 
 
 @pytest.fixture
