@@ -62,6 +62,18 @@ async def _rowcount(session: AsyncSession, statement: Executable) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
+async def _upsert(session: AsyncSession, change: Executable, create: Executable) -> None:
+    """Update the row, or create it; portable where ``ON CONFLICT`` spellings differ."""
+    if await _rowcount(session, change):
+        return
+    try:
+        async with session.begin_nested():
+            await session.execute(create)
+    except IntegrityError:
+        # Another transaction created the row since our UPDATE found none.
+        await session.execute(change)
+
+
 class SqlSessionStore:
     """Conversation sessions with an optimistic lock on ``revision``."""
 
@@ -306,22 +318,14 @@ class SqlReporterStore:
             .values(locale=locale, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        if await _rowcount(self._session, change):
-            return
-        try:
-            async with self._session.begin_nested():
-                await self._session.execute(
-                    insert(ReporterRow).values(
-                        channel=chat.channel,
-                        chat_id=chat.chat_id,
-                        locale=locale,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-        except IntegrityError:
-            # Another transaction created the row since our UPDATE found none.
-            await self._session.execute(change)
+        create = insert(ReporterRow).values(
+            channel=chat.channel,
+            chat_id=chat.chat_id,
+            locale=locale,
+            created_at=now,
+            updated_at=now,
+        )
+        await _upsert(self._session, change, create)
 
 
 class SqlStaffStore:
@@ -347,17 +351,10 @@ class SqlStaffStore:
             .values(role=role.value)
             .execution_options(synchronize_session=False)
         )
-        if await _rowcount(self._session, change):
-            return
-        try:
-            async with self._session.begin_nested():
-                await self._session.execute(
-                    insert(StaffRow).values(
-                        channel=chat.channel, chat_id=chat.chat_id, role=role.value, added_at=now
-                    )
-                )
-        except IntegrityError:
-            await self._session.execute(change)
+        create = insert(StaffRow).values(
+            channel=chat.channel, chat_id=chat.chat_id, role=role.value, added_at=now
+        )
+        await _upsert(self._session, change, create)
 
     async def remove(self, chat: ChatKey) -> None:
         await self._session.execute(
