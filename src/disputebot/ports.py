@@ -14,7 +14,17 @@ from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
-from disputebot.cases.records import CaseEvent, CaseRecord, NewCase, Status
+from disputebot.cases.records import (
+    CaseChange,
+    CaseEvent,
+    CaseRecord,
+    CaseSummary,
+    CaseTimes,
+    NewCase,
+    QueueFilter,
+    Status,
+    TrackRecord,
+)
 from disputebot.policy.abuse import ReporterFacts
 
 if TYPE_CHECKING:
@@ -155,6 +165,38 @@ class CaseStore(Protocol):
         When ``event.from_status`` is set, the case must still be in that status, else
         ``ConflictError``: a decision taken on a stale view of the case does not apply.
         """
+        ...
+
+    async def apply(self, public_id: str, change: CaseChange) -> None:
+        """Apply one change with its audit event (see ``CaseChange``). Raises ``KeyError`` for
+        an unknown case; ``ConflictError`` when ``change.event.from_status`` is set and the
+        case is no longer in it."""
+        ...
+
+    async def queue(
+        self, where: QueueFilter, *, offset: int = 0, limit: int = 10
+    ) -> tuple[builtins.list[CaseSummary], int]:
+        """A page of the staff queue, oldest first, and how many cases match in all."""
+        ...
+
+    async def track_record(self, reporter_id: str) -> TrackRecord:
+        """Counts over every case the reporter filed (rejected as false: the event kind
+        ``rejected:false_report`` on a case that is now rejected)."""
+        ...
+
+    async def against_account(
+        self, account_key: str, *, exclude: str | None = None, limit: int = 10
+    ) -> builtins.list[CaseSummary]:
+        """Other cases against one account, newest first."""
+        ...
+
+    async def count_upheld(self, account_key: str) -> int:
+        """Cases against the account whose recorded decision outcome is ``upheld`` (so they
+        still count once closed)."""
+        ...
+
+    async def times_since(self, since: datetime) -> builtins.list[CaseTimes]:
+        """For ``/stats``: every case created at or after ``since``, and every open case."""
         ...
 
     async def purge_finished(self, before: datetime) -> tuple[builtins.list[str], set[str]]:

@@ -76,3 +76,79 @@ class CaseRecord:
     evidence: tuple[EvidenceFile, ...]
     events: tuple[CaseEvent, ...]
     answers: Mapping[str, Any] = field(default_factory=dict)
+    assignee: str | None = None
+    decision: Mapping[str, Any] = field(default_factory=dict)
+    first_response_at: datetime | None = None
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseChange:
+    """One change to a case, applied atomically with its audit event.
+
+    ``to`` is the new status (``None``: unchanged). ``assignee`` replaces the assignee when
+    ``set_assignee`` is true (``None`` clears it). ``decision`` replaces the recorded decision
+    (measures, reason, department, note) when not ``None``. ``evidence`` is appended after the
+    case's existing files (an answer to a request for information). ``first_response`` sets
+    the case's first-response time to the event's time if it has none yet; a change to a
+    status that is not open sets the decision time.
+    """
+
+    event: CaseEvent
+    to: Status | None = None
+    set_assignee: bool = False
+    assignee: str | None = None
+    decision: Mapping[str, Any] | None = None
+    evidence: tuple[EvidenceFile, ...] = ()
+    first_response: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    """A line of the staff queue or of another list of cases."""
+
+    public_id: str
+    status: Status
+    category: str
+    account_key: str
+    reporter_id: str
+    assignee: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """What the staff queue shows; empty ``statuses`` means every open status.
+
+    ``older_than`` keeps cases created before it; ``assignee`` keeps one person's cases;
+    ``unassigned`` keeps cases nobody has taken.
+    """
+
+    statuses: frozenset[Status] = frozenset()
+    category: str | None = None
+    older_than: datetime | None = None
+    assignee: str | None = None
+    unassigned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRecord:
+    """A reporter's history: reports filed, upheld, rejected, and rejected as false."""
+
+    filed: int = 0
+    upheld: int = 0
+    rejected: int = 0
+    rejected_false: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CaseTimes:
+    """The times ``/stats`` needs of one case."""
+
+    public_id: str
+    status: Status
+    created_at: datetime
+    first_response_at: datetime | None
+    decided_at: datetime | None
+    assignee: str | None

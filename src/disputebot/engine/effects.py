@@ -7,6 +7,7 @@ markup. Parameters may themselves be ``Msg`` (a category's label inside a summar
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,21 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Media:
+    """A file sent with a message: a stored evidence item or a generated image.
+
+    Channels send ``file_id`` when they have one (Telegram re-sends without uploading), else
+    the file at ``path``, else ``data``. ``kind`` decides how it is shown.
+    """
+
+    kind: Literal["photo", "document"]
+    name: str
+    file_id: str | None = None
+    path: str | None = None
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Say:
     """One message to one chat: paragraphs, optional buttons, and what the bot now expects.
 
@@ -45,6 +61,7 @@ class Say:
     step: str | None = None
     expects: Expects | None = None
     notes: int = 0
+    media: tuple[Media, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +110,7 @@ def say_to_json(say: Say) -> str:
             "step": say.step,
             "expects": say.expects,
             "notes": say.notes,
+            "media": [_media_to_obj(m) for m in say.media],
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -111,6 +129,28 @@ def say_from_json(data: str) -> Say:
         step=obj.get("step"),
         expects=obj.get("expects"),
         notes=int(obj.get("notes", 0)),
+        media=tuple(_media_from_obj(m) for m in obj.get("media", [])),
+    )
+
+
+def _media_to_obj(media: Media) -> dict[str, Any]:
+    return {
+        "kind": media.kind,
+        "name": media.name,
+        "file_id": media.file_id,
+        "path": media.path,
+        "data": None if media.data is None else base64.b64encode(media.data).decode("ascii"),
+    }
+
+
+def _media_from_obj(obj: Mapping[str, Any]) -> Media:
+    data = obj.get("data")
+    return Media(
+        kind="photo" if obj.get("kind") == "photo" else "document",
+        name=str(obj.get("name", "")),
+        file_id=obj.get("file_id"),
+        path=obj.get("path"),
+        data=None if data is None else base64.b64decode(data),
     )
 
 

@@ -27,6 +27,14 @@ class Inbound:
     edited: bool = False
     forwarded: bool = False
     also_ids: tuple[str, ...] = ()
+    user_id: int | None = None
+
+    @property
+    def sender(self) -> ChatKey:
+        """The person who sent the event: in a private chat, the chat itself."""
+        if self.user_id is None or self.user_id == self.chat.chat_id:
+            return self.chat
+        return ChatKey(self.chat.channel, self.user_id)
 
 
 @dataclass(frozen=True, slots=True)
