@@ -21,6 +21,7 @@ from disputebot.ports import Clock, UnitOfWorkFactory
 from disputebot.service.bot import BotService, LocaleChoice
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.filing import REPORT_STEPS
+from disputebot.service.statsview import StatsView
 from disputebot.store import migrate
 from disputebot.store.database import create_engine, make_session_factory
 from disputebot.store.uow import SqlUnitOfWorkFactory
@@ -90,7 +91,15 @@ async def build(settings: Settings, *, upgrade_sqlite: bool = True) -> App:
     )
     metrics = Metrics()
     service = BotService(
-        uow_factory, content.book, content.policies, clock=clock, locales=locales, metrics=metrics
+        uow_factory,
+        content.book,
+        content.policies,
+        clock=clock,
+        locales=locales,
+        metrics=metrics,
+        admins=frozenset(settings.admin_ids),
+        staff_chat_id=settings.staff_chat_id,
+        stats=StatsView(clock, content.catalogs),
     )
     vault = EvidenceVault(settings.evidence_dir)
     return App(settings, content, engine, uow_factory, vault, service, clock, metrics)

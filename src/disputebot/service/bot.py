@@ -18,17 +18,22 @@ from dataclasses import dataclass
 from disputebot.cases.ids import new_case_id
 from disputebot.engine import machine
 from disputebot.engine.context import Context, Policies
-from disputebot.engine.effects import FileCase, Msg, Say
+from disputebot.engine.effects import FileCase, Finish, Msg, Say
 from disputebot.engine.events import ButtonPressed, CommandReceived, Event, TextReceived
 from disputebot.engine.outcome import Outcome
+from disputebot.engine.prompts import account_value
 from disputebot.engine.spec import ChoiceStep, FlowBook
 from disputebot.engine.state import Session
 from disputebot.logs import bind_case, log_context
 from disputebot.metrics import Metrics, UpdateOutcome
 from disputebot.ports import ChatKey, Clock, ConflictError, UnitOfWork, UnitOfWorkFactory
 from disputebot.service import filing
+from disputebot.service.desk import DeskAnswer, StaffDesk
+from disputebot.service.followup import INFO_FLOW, Followup
 from disputebot.service.inbound import Inbound, Reply
 from disputebot.service.replies import CommandReplies
+from disputebot.service.review import CaseActions
+from disputebot.service.statsview import StatsView
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,9 @@ class BotService:
         locales: LocaleChoice,
         case_ids: Callable[[], str] = new_case_id,
         metrics: Metrics | None = None,
+        admins: frozenset[int] = frozenset(),
+        staff_chat_id: int | None = None,
+        stats: StatsView | None = None,
     ) -> None:
         self._uow = uow_factory
         self._book = book
@@ -68,6 +76,12 @@ class BotService:
         self._case_ids = case_ids
         self._commands = CommandReplies(book, locales.available)
         self._metrics = metrics if metrics is not None else Metrics()
+        self._staff_chat_id = staff_chat_id
+        self._actions = CaseActions(
+            book, clock, default_locale=locales.default, staff_chat_id=staff_chat_id
+        )
+        self._desk = StaffDesk(book, clock, self._actions, admins=admins, stats=stats)
+        self._followup = Followup(self._actions, policies.profile)
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Apply one event exactly once; return the replies for the sender's chat."""
@@ -144,7 +158,7 @@ class BotService:
         """The replies, and the locale to render them in (``/language`` may change it)."""
         chat, event = inbound.chat, inbound.event
         if not inbound.private:
-            return [Say((Msg("bot.private_only"),))], locale
+            return await self._group(uow, inbound, locale), locale
         stored = await uow.sessions.get(chat)
         session = Session.from_json(stored.data) if stored else None
         if inbound.edited:
@@ -169,6 +183,13 @@ class BotService:
                 await uow.sessions.delete(chat)
             await uow.reporters.forget(chat)
             return [Say((Msg("bot.forget.done"),))], locale
+        revision = stored.revision if stored else None
+        answer = await self._desk_answer(uow, chat, event, locale)
+        if answer is not None:
+            return await self._answer(uow, chat, answer, session, revision), locale
+        if isinstance(event, ButtonPressed) and event.data.startswith(("sf:", "rp:")):
+            # Not this person's to press (or no longer valid): like any stale button.
+            return self._with_prompt(session, Msg("engine.stale_button")), locale
         handled = await self._service_command(uow, chat, event, session, locale)
         if handled is not None:
             return handled, locale
@@ -177,12 +198,81 @@ class BotService:
         if machine.needs_facts(self._book, session, event):
             facts = await uow.cases.reporter_facts(chat.user_ref, now)
         outcome = machine.handle(self._book, session, event, Context(now, self._policies, facts))
-        says = list(outcome.says)
+        done: list[Say] = []
         for action in outcome.actions:
-            says += await self._file(uow, chat, action, locale)
+            if isinstance(action, FileCase):
+                done += await self._file(uow, chat, action, locale)
+            else:
+                done += await self._finish(uow, chat, action)
         if outcome.changed:
-            await self._save(uow, chat, outcome, stored.revision if stored else None)
-        return says, locale
+            await self._save(uow, chat, outcome, revision)
+        return [*done, *outcome.says], locale
+
+    async def _desk_answer(
+        self, uow: UnitOfWork, chat: ChatKey, event: Event, locale: str
+    ) -> DeskAnswer | None:
+        """Staff and reporter commands and buttons outside any flow; ``None`` if not one."""
+        if isinstance(event, ButtonPressed):
+            if event.data.startswith("sf:"):
+                return await self._desk.button(uow, chat, event.data)
+            if event.data.startswith("rp:"):
+                return await self._followup.button(uow, chat, event.data)
+            return None
+        if isinstance(event, CommandReceived):
+            answer = await self._desk.command(uow, chat, event, locale)
+            return answer or await self._followup.command(uow, chat, event)
+        return None
+
+    async def _answer(
+        self,
+        uow: UnitOfWork,
+        chat: ChatKey,
+        answer: DeskAnswer,
+        session: Session | None,
+        revision: int | None,
+    ) -> list[Say]:
+        if answer.start is None:
+            if session is not None and all(not say.buttons for say in answer.says):
+                # Remind where the draft stands, unless the answer asks something itself.
+                return [*answer.says, *machine.resume(self._book, session).says]
+            return answer.says
+        ctx = Context(self._clock.now(), self._policies, None)
+        outcome = machine.start(
+            self._book, answer.start.flow, ctx, outer=session, context=answer.start.context
+        )
+        await self._save(uow, chat, outcome, revision)
+        return [*answer.says, *outcome.says]
+
+    async def _finish(self, uow: UnitOfWork, chat: ChatKey, action: Finish) -> list[Say]:
+        if action.flow == INFO_FLOW:
+            return await self._followup.finish(uow, chat, action)
+        return await self._desk.finish(uow, chat, action)
+
+    async def _group(self, uow: UnitOfWork, inbound: Inbound, locale: str) -> list[Say]:
+        """The staff group's buttons act for the person who pressed them; the answer goes to
+        that person's private chat. Anything else in a group is pointed to a private chat."""
+        event = inbound.event
+        staff_group = (
+            self._staff_chat_id is not None and inbound.chat.chat_id == self._staff_chat_id
+        )
+        if not (staff_group and isinstance(event, ButtonPressed) and event.data.startswith("sf:")):
+            return [Say((Msg("bot.private_only"),))]
+        sender = inbound.sender
+        answer = await self._desk.button(uow, sender, event.data)
+        if answer is None:
+            return []  # not staff: nothing happens and nothing is said in the group
+        if answer.start is not None:
+            stored = await uow.sessions.get(sender)
+            session = Session.from_json(stored.data) if stored else None
+            says = await self._answer(
+                uow, sender, answer, session, stored.revision if stored else None
+            )
+        else:
+            says = answer.says
+        sender_locale = await uow.reporters.locale(sender) or locale
+        for say in says:
+            await uow.outbox.put(sender, say, sender_locale, now=self._clock.now())
+        return []
 
     async def _save(
         self, uow: UnitOfWork, chat: ChatKey, outcome: Outcome, revision: int | None
@@ -201,6 +291,14 @@ class BotService:
         await uow.cases.add(case, filing.filed_event(case))
         receipt = filing.receipt(case, self._category_label(action, case.category))
         await uow.outbox.put(chat, receipt, locale, now=now, case_id=case.public_id)
+        summary = Msg(
+            "staff.new_case.summary",
+            {
+                "category": self._category_label(action, case.category),
+                "account": account_value(case.account),
+            },
+        )
+        await self._actions.announce(uow, case.public_id, chat.channel, summary)
         bind_case(case.public_id)
         filed = _filed.get()
         if filed is not None:
@@ -225,7 +323,9 @@ class BotService:
         if not isinstance(event, CommandReceived) or event.name in machine.ENGINE_COMMANDS:
             return None
         if event.name == "help":
-            return self._with_prompt(session, Msg("bot.help"))
+            staff = await self._desk.role(uow, chat) is not None
+            extra = (Msg("bot.help.staff"),) if staff else ()
+            return self._with_prompt(session, Msg("bot.help"), *extra)
         if event.name == "tips":
             return self._with_prompt(session, Msg("bot.tips"))
         if event.name == "language":

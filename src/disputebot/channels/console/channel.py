@@ -1,9 +1,10 @@
 """The console channel: the same bot in a terminal or a pipe.
 
 Human mode shows buttons as numbered choices (type the number) and takes evidence as file
-paths; ``--jsonl`` mode speaks the JSON-lines protocol of DESIGN §3. Both read until the end of
-input and exit cleanly. Notifications for any console chat (receipts and the like) are printed
-as they are delivered from the outbox, with their own chat id.
+paths; ``--jsonl`` mode speaks the JSON-lines protocol of DESIGN §3, plus an optional
+``"user"`` key on input lines to act as another user of the same console. Both read until the
+end of input and exit cleanly. Notifications for any console chat (receipts and the like) are
+printed as they are delivered from the outbox, with their own chat id.
 """
 
 from __future__ import annotations
@@ -113,13 +114,14 @@ class ConsoleChannel:
             self._notice(Msg("console.bad_line"))
             return None
         raw_id = obj.get("id")
+        # One console can speak for several people (a reporter and a reviewer, say).
+        user = obj.get("user")
+        chat = ChatKey(CHANNEL, user) if type(user) is int else self._chat
         # Ids are numbered per console user, so they are kept apart per chat.
         event_id = (
-            f"{self._chat.chat_id}:{raw_id}"
-            if isinstance(raw_id, str | int) and raw_id != ""
-            else None
+            f"{chat.chat_id}:{raw_id}" if isinstance(raw_id, str | int) and raw_id != "" else None
         )
-        return Inbound(self._chat, event, event_id, self._language_code)
+        return Inbound(chat, event, event_id, self._language_code)
 
     async def _files(self, paths: list[Path]) -> FilesReceived:
         return FilesReceived(tuple([await self._vault.keep_path(p) for p in paths]))

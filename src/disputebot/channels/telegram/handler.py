@@ -17,12 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from functools import partial
+from pathlib import Path
 
-from disputebot.channels.telegram.model import CHANNEL, BotApi, Keyboard, TgFile, TgUpdate
+from disputebot.channels.telegram.model import (
+    CHANNEL,
+    BotApi,
+    Keyboard,
+    TgFile,
+    TgMedia,
+    TgUpdate,
+)
 from disputebot.channels.telegram.render import render
-from disputebot.engine.effects import Msg, Say
+from disputebot.engine.effects import Media, Msg, Say
 from disputebot.engine.events import (
     ButtonPressed,
     Event,
@@ -100,7 +109,12 @@ class UpdateHandler:
                 return
 
     async def _handle(self, chat: ChatKey, batch: Sequence[TgUpdate]) -> None:
-        if not batch[0].private and not self._for_us(batch[0].text or ""):
+        first = batch[0]
+        if (
+            not first.private
+            and first.callback_data is None
+            and not self._for_us(first.text or "")
+        ):
             return  # group chatter is not for the bot; commands get pointed to a private chat
         if len(batch) > 1:
             # Some items of an album may have been applied on their own before a restart;
@@ -120,6 +134,7 @@ class UpdateHandler:
             edited=first.edited,
             forwarded=first.forwarded,
             also_ids=tuple(str(u.update_id) for u in batch[1:]),
+            user_id=first.user_id,
         )
         replies = await self._service.handle(inbound)
         if self._on_committed is not None:
@@ -193,6 +208,9 @@ class UpdateHandler:
 
     async def send(self, reply: Reply, *, attempts: int = _SEND_ATTEMPTS) -> None:
         """Send one reply, waiting out ``retry_after`` and retrying transient failures."""
+        chat_id = reply.chat.chat_id
+        for group in await _media_groups(reply.say.media):
+            await self._retrying(partial(self._api.send_media, chat_id, group), attempts)
         chunks, keyboard = render(reply.say, reply.locale, self._catalogs)
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
@@ -201,9 +219,12 @@ class UpdateHandler:
     async def _send_chunk(
         self, chat_id: int, html: str, keyboard: Keyboard | None, attempts: int
     ) -> None:
+        await self._retrying(lambda: self._api.send_text(chat_id, html, keyboard), attempts)
+
+    async def _retrying(self, call: Callable[[], Awaitable[object]], attempts: int) -> None:
         for attempt in range(1, attempts + 1):
             try:
-                await self._api.send_text(chat_id, html, keyboard)
+                await call()
             except DeliveryError as exc:
                 self.saw(exc)
                 if not exc.retryable or attempt == attempts:
@@ -248,3 +269,31 @@ def merge_replies(replies: Sequence[Reply]) -> Reply | None:
     question = last.say.text[last.say.notes :]
     say = replace(last.say, text=(*notes, *question), notes=len(notes))
     return Reply(last.chat, say, last.locale)
+
+
+_ALBUM = 10  # Telegram's largest media group
+
+
+async def _media_groups(media: Sequence[Media]) -> list[list[TgMedia]]:
+    """Files as Telegram albums: photos and documents apart (an album cannot mix them), ten
+    at most each; an evidence file goes by its ``file_id`` so nothing is uploaded again."""
+    groups: list[list[TgMedia]] = []
+    for kind in ("photo", "document"):
+        items: list[TgMedia] = []
+        for m in media:
+            if m.kind != kind:
+                continue
+            ref: str | bytes | None = m.file_id or m.data
+            if ref is None and m.path:
+                ref = await asyncio.to_thread(_read, m.path)
+            if ref is not None:
+                items.append(TgMedia(m.kind, ref, m.name))
+        groups += [items[i : i + _ALBUM] for i in range(0, len(items), _ALBUM)]
+    return groups
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return None  # a purged or moved file: the rest is still worth sending

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 
 Keyboard = Sequence[Sequence[tuple[str, str]]]
 """Rows of (label, callback data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TgMedia:
+    """A file to send: a ``file_id`` Telegram already has, or the bytes to upload."""
+
+    kind: Literal["photo", "document"]
+    ref: str | bytes
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,10 @@ class BotApi(Protocol):
 
     async def send_text(self, chat_id: int, html: str, keyboard: Keyboard | None) -> int:
         """Send an HTML message; returns its message id."""
+        ...
+
+    async def send_media(self, chat_id: int, items: Sequence[TgMedia]) -> None:
+        """Send files of one kind: one alone, 2–10 as an album (a media group)."""
         ...
 
     async def answer_callback(self, callback_id: str) -> None: ...

@@ -1,0 +1,377 @@
+"""The staff desk: ``/queue``, ``/case``, ``/staff``, ``/stats``, ``/deadletters`` and the buttons
+of case cards, each checked against the caller's role on every call.
+
+A person who is not staff gets exactly what an unknown command or a stale button gets: the desk
+answers ``None`` and the caller carries on as for anyone else, so nothing shows that these
+commands exist. Decisions that need input (uphold, reject, escalate, ask, note) start a
+conversation from ``conversations/`` nested over whatever the staff member was doing; the
+engine hands the answers back as a ``Finish`` action, and the role is checked again then.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from disputebot.cases import lifecycle
+from disputebot.cases.ids import normalize_case_id
+from disputebot.cases.lifecycle import Action, ActorRole, IllegalTransition
+from disputebot.cases.records import CaseRecord, QueueFilter, Status
+from disputebot.engine.effects import Button, Finish, Msg, Say
+from disputebot.engine.events import CommandReceived
+from disputebot.engine.spec import ChoiceStep, FlowBook
+from disputebot.ports import ChatKey, Clock, OutboxStatus, Role, UnitOfWork
+from disputebot.service import cards
+from disputebot.service.review import Actor, CaseActions
+from disputebot.service.statsview import StatsView
+
+log = logging.getLogger(__name__)
+
+STAFF_COMMANDS = frozenset({"queue", "case", "staff", "stats", "deadletters"})
+# Decision dialogs, by the button verb that starts them.
+DIALOGS: dict[str, tuple[str, Action]] = {
+    "ask": ("ask_info", Action.ASK_INFO),
+    "up": ("uphold", Action.UPHOLD),
+    "rj": ("reject", Action.REJECT),
+    "es": ("escalate", Action.ESCALATE),
+    "nt": ("note", Action.NOTE),
+}
+DIALOG_FLOWS = dict(DIALOGS.values())
+_STATUS_ORDER = tuple(Status)
+
+
+@dataclass(frozen=True, slots=True)
+class StartFlow:
+    """Begin a nested conversation for the sender, with this context."""
+
+    flow: str
+    context: Mapping[str, str]
+
+
+@dataclass(slots=True)
+class DeskAnswer:
+    says: list[Say] = field(default_factory=list)
+    start: StartFlow | None = None
+
+
+class StaffDesk:
+    def __init__(
+        self,
+        book: FlowBook,
+        clock: Clock,
+        actions: CaseActions,
+        *,
+        admins: frozenset[int] = frozenset(),
+        stats: StatsView | None = None,
+    ) -> None:
+        self._book = book
+        self._clock = clock
+        self._actions = actions
+        self._admins = admins
+        self._stats = stats
+
+    async def role(self, uow: UnitOfWork, who: ChatKey) -> ActorRole | None:
+        """Admins named in the settings, else the roster's role; ``None`` for everyone else."""
+        if who.chat_id in self._admins:
+            return ActorRole.ADMIN
+        role = await uow.staff.role(who)
+        if role is None:
+            return None
+        return ActorRole.ADMIN if role is Role.ADMIN else ActorRole.REVIEWER
+
+    # --- commands ------------------------------------------------------------------------------
+
+    async def command(
+        self, uow: UnitOfWork, sender: ChatKey, event: CommandReceived, locale: str
+    ) -> DeskAnswer | None:
+        if event.name not in STAFF_COMMANDS:
+            return None
+        role = await self.role(uow, sender)
+        if role is None:
+            return None
+        actor = Actor(sender, role)
+        if event.name == "queue":
+            return DeskAnswer([await self._queue_command(uow, actor, event.args)])
+        if event.name == "case":
+            case_id = normalize_case_id(event.args) if event.args else None
+            if case_id is None:
+                return DeskAnswer([Say((Msg("staff.case.usage"),))])
+            return DeskAnswer(await self._card(uow, actor, case_id))
+        if event.name == "staff":
+            return DeskAnswer([await self._staff_command(uow, actor, event.args)])
+        if event.name == "deadletters":
+            items = await uow.outbox.list(OutboxStatus.DEAD, 20)
+            return DeskAnswer([cards.dead_letters(items)])
+        if self._stats is None:
+            return DeskAnswer([Say((Msg("staff.stats.unavailable"),))])
+        return DeskAnswer([await self._stats.say(uow, locale)])
+
+    async def _queue_command(self, uow: UnitOfWork, actor: Actor, args: str) -> Say:
+        parsed = self._parse_filter(args, actor)
+        if isinstance(parsed, Msg):
+            return Say((parsed, Msg("staff.queue.usage")))
+        return await self._queue(uow, actor, parsed, 0)
+
+    def _parse_filter(self, args: str, actor: Actor) -> QueueFilter | Msg:
+        statuses: set[Status] = set()
+        category: str | None = None
+        older_than: datetime | None = None
+        assignee: str | None = None
+        unassigned = False
+        categories = self._categories()
+        for token in args.lower().split():
+            if token in Status.__members__.values() or token in {s.value for s in Status}:
+                statuses.add(Status(token))
+            elif token == "all":
+                statuses.update(Status)
+            elif token in categories:
+                category = token
+            elif token == "mine":
+                assignee = actor.ref
+            elif token == "unassigned":
+                unassigned = True
+            elif token.rstrip("d").isdigit() and len(token) <= 5:
+                days = int(token.rstrip("d"))
+                older_than = self._clock.now() - timedelta(days=days)
+            elif token.startswith("@") and token[1:].isdigit():
+                assignee = f"{actor.chat.channel}:{token[1:]}"
+            else:
+                return Msg("staff.queue.bad_filter", {"token": token})
+        return QueueFilter(frozenset(statuses), category, older_than, assignee, unassigned)
+
+    def _unpack_filter(self, code: str, actor: Actor) -> QueueFilter:
+        status_code, category, age, who = ([*code.split("."), "", "", "", ""])[:4]
+        statuses = frozenset(
+            _STATUS_ORDER[int(c)] for c in status_code if c.isdigit() and int(c) < len(Status)
+        )
+        older_than = None
+        if len(age) == 8 and age.isdigit():
+            older_than = datetime.strptime(age, "%Y%m%d").replace(tzinfo=UTC)
+        assignee = None
+        if who == "m":
+            assignee = actor.ref
+        elif who.startswith("@") and who[1:].isdigit():
+            assignee = f"{actor.chat.channel}:{who[1:]}"
+        return QueueFilter(statuses, category or None, older_than, assignee, who == "u")
+
+    async def _queue(self, uow: UnitOfWork, actor: Actor, where: QueueFilter, offset: int) -> Say:
+        page, total = await uow.cases.queue(where, offset=offset, limit=cards.PAGE)
+        code = cards.pack_filter(where, mine_ref=actor.ref, statuses=_STATUS_ORDER)
+        return cards.queue_page(
+            page,
+            total,
+            offset=offset,
+            code=code,
+            now=self._clock.now(),
+            categories=self.category_label,
+        )
+
+    async def _staff_command(self, uow: UnitOfWork, actor: Actor, args: str) -> Say:
+        words = args.split()
+        if not words or words[0] == "list":
+            return await self._roster(uow, actor.chat.channel)
+        if actor.role is not ActorRole.ADMIN:
+            return Say((Msg("staff.admin_only"),))
+        verb, rest = words[0].lower(), words[1:]
+        if verb not in {"add", "remove"} or not rest or not rest[0].isdigit():
+            return Say((Msg("staff.staff.usage"),))
+        who = ChatKey(actor.chat.channel, int(rest[0]))
+        if verb == "remove":
+            if who.chat_id in self._admins:
+                return Say((Msg("staff.staff.configured", {"who": who.user_ref}),))
+            await uow.staff.remove(who)
+            return Say((Msg("staff.staff.removed", {"who": who.user_ref}),))
+        wanted = rest[1].lower() if len(rest) > 1 else Role.REVIEWER.value
+        if wanted not in {r.value for r in Role}:
+            return Say((Msg("staff.staff.usage"),))
+        role = Role(wanted)
+        await uow.staff.set_role(who, role, self._clock.now())
+        label = Msg(cards.ROLE_LABELS[role])
+        return Say((Msg("staff.staff.added", {"who": who.user_ref, "role": label}),))
+
+    async def _roster(self, uow: UnitOfWork, channel: str) -> Say:
+        stored = await uow.staff.list()
+        members = [(ChatKey(channel, i), Role.ADMIN, True) for i in sorted(self._admins)] + [
+            (chat, role, False) for chat, role in stored if chat.chat_id not in self._admins
+        ]
+        return cards.roster(members)
+
+    # --- buttons -------------------------------------------------------------------------------
+
+    async def button(self, uow: UnitOfWork, sender: ChatKey, data: str) -> DeskAnswer | None:
+        """A ``sf:`` button; ``None`` when the sender is not staff (the press does nothing)."""
+        role = await self.role(uow, sender)
+        if role is None:
+            log.info("staff button pressed by %s, who is not staff", sender.user_ref)
+            return None
+        actor = Actor(sender, role)
+        _, verb, rest = ([*data.split(":", 2), "", ""])[:3]
+        if verb == "q":
+            offset, _, code = rest.partition(":")
+            where = self._unpack_filter(code, actor)
+            page = int(offset) if offset.isdigit() else 0
+            return DeskAnswer([await self._queue(uow, actor, where, page)])
+        case_id, _, arg = rest.partition(":")
+        case = await uow.cases.get(case_id)
+        if case is None:
+            return DeskAnswer([Say((Msg("staff.case.unknown", {"case_id": case_id}),))])
+        if verb == "card":
+            return DeskAnswer(await self._card(uow, actor, case_id))
+        if verb == "ev":
+            return DeskAnswer([cards.evidence_media(case)])
+        if verb in DIALOGS:
+            flow, action = DIALOGS[verb]
+            refusal = self._refusal(case, action, actor)
+            if refusal is not None:
+                return DeskAnswer([refusal])
+            context = {"case_id": case.public_id, "seen_status": case.status.value}
+            return DeskAnswer(start=StartFlow(flow, context))
+        if verb == "asg":
+            return DeskAnswer([await self._assign_menu(uow, case, actor)])
+        if verb == "to":
+            if not arg.isdigit():
+                return None
+            assignee = ChatKey(sender.channel, int(arg))
+            if await self.role(uow, assignee) is None:
+                return DeskAnswer([Say((Msg("staff.assign.not_staff"),))])
+            return DeskAnswer(
+                await self._act(uow, case, Action.ASSIGN, actor, assignee=assignee.user_ref)
+            )
+        immediate = cards.VERBS.get(verb)
+        if immediate is None or immediate in DIALOG_FLOWS.values() or immediate is Action.ASSIGN:
+            return None
+        return DeskAnswer(await self._act(uow, case, immediate, actor))
+
+    async def _assign_menu(self, uow: UnitOfWork, case: CaseRecord, actor: Actor) -> Say:
+        refusal = self._refusal(case, Action.ASSIGN, actor)
+        if refusal is not None:
+            return refusal
+        stored = await uow.staff.list()
+        people = sorted(
+            {c.chat_id for c, _ in stored if c.channel == actor.chat.channel} | self._admins
+        )
+        rows = tuple(
+            (
+                Button(
+                    Msg("staff.assign.to", {"who": ChatKey(actor.chat.channel, p).user_ref}),
+                    f"sf:to:{case.public_id}:{p}",
+                ),
+            )
+            for p in people
+        )
+        return Say(
+            (Msg("staff.assign.prompt", {"case_id": case.public_id}),), rows, None, "choice"
+        )
+
+    def _refusal(self, case: CaseRecord, action: Action, actor: Actor) -> Say | None:
+        try:
+            lifecycle.check(
+                action, case.status, actor.role, actor=actor.ref, assignee=case.assignee
+            )
+        except IllegalTransition as exc:
+            return Say((illegal_message(exc, case),))
+        return None
+
+    async def _act(
+        self,
+        uow: UnitOfWork,
+        case: CaseRecord,
+        action: Action,
+        actor: Actor,
+        *,
+        note: str = "",
+        detail: Mapping[str, object] | None = None,
+        assignee: str | None = None,
+    ) -> list[Say]:
+        try:
+            status = await self._actions.act(
+                uow, case, action, actor, note=note, detail=detail, assignee=assignee
+            )
+        except IllegalTransition as exc:
+            return [Say((illegal_message(exc, case),))]
+        done = Msg(
+            "staff.done",
+            {"case_id": case.public_id, "status": cards.status_label(status)},
+        )
+        fresh = await uow.cases.get(case.public_id)
+        if fresh is None:
+            return [Say((done,))]
+        card = await self._card_of(uow, actor, fresh)
+        return [Say((done,)), card]
+
+    # --- finishing a dialog --------------------------------------------------------------------
+
+    async def finish(self, uow: UnitOfWork, sender: ChatKey, action: Finish) -> list[Say]:
+        """Carry out a decision dialog's answers; the role is checked again now."""
+        role = await self.role(uow, sender)
+        decided = DIALOG_FLOWS.get(action.flow)
+        if role is None or decided is None:
+            return [Say((Msg("staff.not_staff_anymore"),))]
+        case_id = str(action.context.get("case_id", ""))
+        case = await uow.cases.get(case_id)
+        if case is None:
+            return [Say((Msg("staff.case.unknown", {"case_id": case_id}),))]
+        answers = action.answers
+        note = str(answers.get("note") or answers.get("question") or answers.get("text") or "")
+        detail: dict[str, object] = {}
+        if "measures" in answers:
+            detail["measures"] = list(answers["measures"])
+        if "reason" in answers:
+            detail["reason"] = str(answers["reason"])
+        if "department" in answers:
+            detail["department"] = str(answers["department"])
+        return await self._act(uow, case, decided, Actor(sender, role), note=note, detail=detail)
+
+    # --- cards ---------------------------------------------------------------------------------
+
+    async def _card(self, uow: UnitOfWork, actor: Actor, case_id: str) -> list[Say]:
+        case = await uow.cases.get(case_id)
+        if case is None:
+            return [Say((Msg("staff.case.unknown", {"case_id": case_id}),))]
+        return [await self._card_of(uow, actor, case)]
+
+    async def _card_of(self, uow: UnitOfWork, actor: Actor, case: CaseRecord) -> Say:
+        track = await uow.cases.track_record(case.reporter_id)
+        others = await uow.cases.against_account(case.account_key, exclude=case.public_id)
+        return cards.case_card(
+            case,
+            category=self.category_label(case.category),
+            track=track,
+            others=others,
+            decision=cards.decision_lines(case, self._actions.label),
+            viewer=actor.chat,
+            role=actor.role,
+        )
+
+    def _categories(self) -> Sequence[str]:
+        step = self._category_step()
+        return [o.value for o in step.options] if step else []
+
+    def _category_step(self) -> ChoiceStep | None:
+        try:
+            step = self._book.current("report").step("category")
+        except KeyError:
+            return None
+        return step if isinstance(step, ChoiceStep) else None
+
+    def category_label(self, value: str) -> Msg:
+        step = self._category_step()
+        option = step.option(value) if step else None
+        return Msg(option.label) if option else Msg("bot.category.unknown", {"value": value})
+
+
+def illegal_message(exc: IllegalTransition, case: CaseRecord) -> Msg:
+    key = {
+        "role": "staff.illegal.role",
+        "assignee": "staff.illegal.assignee",
+    }.get(exc.reason, "staff.illegal.status")
+    return Msg(
+        key,
+        {
+            "case_id": case.public_id,
+            "status": cards.status_label(case.status),
+            "assignee": case.assignee or "-",
+        },
+    )

@@ -1,0 +1,240 @@
+"""Acting on a case: the lifecycle check, the change with its audit event, and the notifications.
+
+Everything happens in the caller's unit of work, so a status change and the messages it sends
+(to the reporter, to the assignee, to the staff group) commit together or not at all: the
+transactional outbox of DESIGN §4. Who may act is decided by ``cases.lifecycle``; this module
+only carries the decision out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from disputebot.cases import lifecycle
+from disputebot.cases.lifecycle import Action, ActorRole
+from disputebot.cases.records import CaseChange, CaseEvent, CaseRecord, Status
+from disputebot.engine.effects import N_, Button, Msg, Say
+from disputebot.engine.spec import ChoiceStep, FlowBook, MultiChoiceStep
+from disputebot.policy.evidence import EvidenceFile
+from disputebot.ports import ChatKey, Clock, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+# What the reporter is told when their case moves; the staff's own reply says it separately.
+_REPORTER_NEWS = {
+    Action.TAKE: N_("notify.in_review"),
+    Action.ASK_INFO: N_("notify.awaiting_info"),
+    Action.UPHOLD: N_("notify.upheld"),
+    Action.REJECT: N_("notify.rejected"),
+    Action.ESCALATE: N_("notify.escalated"),
+    Action.WITHDRAW: N_("notify.withdrawn"),
+    Action.REOPEN: N_("notify.reopened"),
+    Action.CLOSE: N_("notify.closed"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts, with the role they act in."""
+
+    chat: ChatKey
+    role: ActorRole
+
+    @property
+    def ref(self) -> str:
+        return self.chat.user_ref
+
+
+def chat_of(user_ref: str) -> ChatKey | None:
+    """``telegram:123`` back to its chat; ``None`` for a reference that names none."""
+    channel, _, raw = user_ref.rpartition(":")
+    try:
+        return ChatKey(channel, int(raw)) if channel else None
+    except ValueError:
+        return None
+
+
+def open_button(case_id: str) -> Button:
+    return Button(Msg("staff.button.open", {"case_id": case_id}), f"sf:card:{case_id}")
+
+
+class CaseActions:
+    """Carries out lifecycle actions on cases."""
+
+    def __init__(
+        self,
+        book: FlowBook,
+        clock: Clock,
+        *,
+        default_locale: str,
+        staff_chat_id: int | None = None,
+    ) -> None:
+        self._book = book
+        self._clock = clock
+        self._default_locale = default_locale
+        self._staff_chat_id = staff_chat_id
+
+    async def act(
+        self,
+        uow: UnitOfWork,
+        case: CaseRecord,
+        action: Action,
+        actor: Actor,
+        *,
+        note: str = "",
+        detail: Mapping[str, Any] | None = None,
+        assignee: str | None = None,
+        evidence: Sequence[EvidenceFile] = (),
+    ) -> Status:
+        """Apply ``action``; returns the new status. Raises ``IllegalTransition``.
+
+        ``detail`` holds what a decision chose: ``measures`` (uphold), ``reason`` (reject),
+        ``department`` (escalate).
+        """
+        detail = detail or {}
+        to = lifecycle.check(
+            action, case.status, actor.role, actor=actor.ref, assignee=case.assignee
+        )
+        now = self._clock.now()
+        event = CaseEvent(
+            at=now,
+            actor=actor.ref,
+            kind=lifecycle.decision_kind(action, str(detail.get("reason", ""))),
+            from_status=case.status,
+            to_status=to if to is not case.status else None,
+            note=note,
+        )
+        staff = actor.role in {ActorRole.REVIEWER, ActorRole.ADMIN}
+        change = CaseChange(
+            event=event,
+            to=to if to is not case.status else None,
+            set_assignee=action in {Action.TAKE, Action.ASSIGN},
+            assignee=actor.ref if action is Action.TAKE else assignee,
+            decision=_decision(action, detail, note),
+            evidence=tuple(evidence),
+            first_response=staff and action is not Action.NOTE,
+        )
+        await uow.cases.apply(case.public_id, change)
+        await self._tell_reporter(uow, case, action, actor, note=note, detail=detail, to=to)
+        await self._tell_staff(uow, case, action, actor, assignee)
+        log.info("case %s: %s by %s (%s → %s)", case.public_id, action, actor.ref, case.status, to)
+        return to
+
+    async def announce(self, uow: UnitOfWork, case_id: str, channel: str, summary: Msg) -> None:
+        """A new case, to the staff group, with buttons to open or take it."""
+        if self._staff_chat_id is None:
+            return
+        say = Say(
+            (Msg("staff.new_case", {"case_id": case_id}), summary),
+            ((open_button(case_id), Button(Msg("staff.button.take"), f"sf:take:{case_id}")),),
+        )
+        await self._put(uow, ChatKey(channel, self._staff_chat_id), say, case_id)
+
+    async def _tell_reporter(
+        self,
+        uow: UnitOfWork,
+        case: CaseRecord,
+        action: Action,
+        actor: Actor,
+        *,
+        note: str,
+        detail: Mapping[str, Any],
+        to: Status,
+    ) -> None:
+        reporter = chat_of(case.reporter_id)
+        key = _REPORTER_NEWS.get(action)
+        if action is Action.ASSIGN and to is Status.IN_REVIEW and case.status is not to:
+            key = _REPORTER_NEWS[Action.TAKE]
+        if reporter is None or key is None or actor.chat == reporter:
+            return
+        if action is Action.TAKE and case.status is Status.IN_REVIEW:
+            return
+        ids = {"case_id": case.public_id}
+        text: list[Msg] = []
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if action is Action.ASK_INFO:
+            text.append(Msg(key, {**ids, "question": note}))
+            buttons = ((Button(Msg("notify.answer_button"), f"rp:ans:{case.public_id}"),),)
+        elif action is Action.UPHOLD:
+            text.append(Msg(key, ids))
+            text += [
+                Msg("notify.measure", {"label": self._label("uphold", "measures", m)})
+                for m in detail.get("measures", ())
+            ]
+        elif action is Action.REJECT:
+            reason = self._label("reject", "reason", str(detail.get("reason", "")))
+            text.append(Msg(key, {**ids, "reason": reason}))
+        else:
+            text.append(Msg(key, ids))
+        if note and action in {Action.UPHOLD, Action.REJECT}:
+            text.append(Msg("notify.staff_note", {"note": note}))
+        await self._put(uow, reporter, Say(tuple(text), buttons), case.public_id)
+
+    async def _tell_staff(
+        self,
+        uow: UnitOfWork,
+        case: CaseRecord,
+        action: Action,
+        actor: Actor,
+        assignee: str | None,
+    ) -> None:
+        if action is Action.ASSIGN and assignee is not None and assignee != actor.ref:
+            target = chat_of(assignee)
+            if target is not None:
+                say = Say(
+                    (Msg("staff.assigned_to_you", {"case_id": case.public_id}),),
+                    ((open_button(case.public_id),),),
+                )
+                await self._put(uow, target, say, case.public_id)
+            return
+        if actor.role is not ActorRole.REPORTER:
+            return
+        key = {
+            Action.INFO_RECEIVED: N_("staff.info_answered"),
+            Action.WITHDRAW: N_("staff.withdrawn_by_reporter"),
+        }.get(action)
+        if key is None:
+            return
+        say = Say((Msg(key, {"case_id": case.public_id}),), ((open_button(case.public_id),),))
+        target = chat_of(case.assignee) if case.assignee else None
+        if target is None and self._staff_chat_id is not None:
+            target = ChatKey(actor.chat.channel, self._staff_chat_id)
+        if target is not None:
+            await self._put(uow, target, say, case.public_id)
+
+    async def _put(self, uow: UnitOfWork, chat: ChatKey, say: Say, case_id: str) -> None:
+        locale = await uow.reporters.locale(chat) or self._default_locale
+        await uow.outbox.put(chat, say, locale, now=self._clock.now(), case_id=case_id)
+
+    def _label(self, flow_name: str, step_id: str, value: str) -> Msg:
+        """An option's label from a decision flow, or the raw value if the flow lost it."""
+        try:
+            step = self._book.current(flow_name).step(step_id)
+        except KeyError:
+            return Msg("staff.value", {"value": value})
+        if isinstance(step, ChoiceStep | MultiChoiceStep):
+            option = step.option(value)
+            if option is not None:
+                return Msg(option.label)
+        return Msg("staff.value", {"value": value})
+
+    def label(self, flow_name: str, step_id: str, value: str) -> Msg:
+        return self._label(flow_name, step_id, value)
+
+
+def _decision(action: Action, detail: Mapping[str, Any], note: str) -> dict[str, Any] | None:
+    if action is Action.UPHOLD:
+        return {"outcome": "upheld", "measures": list(detail.get("measures", ())), "note": note}
+    if action is Action.REJECT:
+        return {"outcome": "rejected", "reason": str(detail.get("reason", "")), "note": note}
+    if action is Action.ESCALATE:
+        department = str(detail.get("department", ""))
+        return {"outcome": "escalated", "department": department, "note": note}
+    if action is Action.WITHDRAW:
+        return {"outcome": "withdrawn"}
+    if action is Action.REOPEN:
+        return {}  # no decision stands while the case is reviewed again
+    return None
