@@ -19,6 +19,7 @@ from disputebot.metrics import Metrics
 from disputebot.policy.abuse import AbuseRules
 from disputebot.ports import Clock, UnitOfWorkFactory
 from disputebot.service.bot import BotService, LocaleChoice
+from disputebot.service.desk import DIALOG_STEPS
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.filing import REPORT_STEPS
 from disputebot.service.statsview import StatsView
@@ -62,6 +63,17 @@ def load_content(settings: Settings) -> Content:
     missing = [s for s in REPORT_STEPS if not report.has_step(s)]
     if missing:
         raise ConfigError(f"the report flow lacks the steps {', '.join(missing)}")
+    for name, steps in DIALOG_STEPS.items():
+        try:
+            flow = book.current(name)
+        except KeyError:
+            raise ConfigError(f"conversations/: the {name!r} flow is missing") from None
+        lacking = [s for s in steps if not flow.has_step(s)]
+        if lacking or flow.confirm.action != "finish":
+            raise ConfigError(
+                f"the {name!r} flow needs the steps {', '.join(steps)} and a confirm step"
+                " with `action: finish`"
+            )
     policies = Policies(
         profile=load_profile(settings.platform_profile),
         lexicons=load_lexicons(settings.locales_dir),
@@ -99,7 +111,7 @@ async def build(settings: Settings, *, upgrade_sqlite: bool = True) -> App:
         metrics=metrics,
         admins=frozenset(settings.admin_ids),
         staff_chat_id=settings.staff_chat_id,
-        stats=StatsView(clock, content.catalogs),
+        stats=StatsView(clock, content.catalogs, font=settings.chart_font),
     )
     vault = EvidenceVault(settings.evidence_dir)
     return App(settings, content, engine, uow_factory, vault, service, clock, metrics)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,10 @@ from disputebot.cases.records import CaseRecord
 from disputebot.config import PROJECT_ROOT, Settings
 from disputebot.errors import ConfigError
 from disputebot.logs import setup_logging
+from disputebot.ports import OutboxItem, OutboxStatus
+
+if TYPE_CHECKING:
+    from disputebot.store.sender_lock import PgSenderLock
 
 
 def _run(coro: Coroutine[Any, Any, int | None]) -> None:
@@ -78,9 +82,54 @@ async def _telegram(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    lock = _sender_lock(settings)
     try:
-        await telegram_runtime(app).run(stop)
+        await telegram_runtime(app).run(stop, sender_lock=lock)
     finally:
+        if lock is not None:
+            await lock.close()
+        await app.close()
+    return 0
+
+
+def _sender_lock(settings: Settings) -> PgSenderLock | None:
+    """On PostgreSQL, one sender at a time across processes; SQLite has one process."""
+    if not settings.database_url.startswith("postgresql"):
+        return None
+    from disputebot.store.sender_lock import PgSenderLock  # noqa: PLC0415
+
+    return PgSenderLock(settings.database_url, "telegram")
+
+
+@main.command()
+def worker() -> None:
+    """Deliver the outbox to Telegram as a process of its own (stops on SIGTERM or SIGINT).
+
+    Run it beside `disputebot run` with DISPUTEBOT_DELIVERY_IN_PROCESS=false there, or as
+    several processes on PostgreSQL, where one sends at a time and the others stand by.
+    """
+    settings = _settings()
+    if settings.bot_token is None:
+        raise click.ClickException("the worker needs DISPUTEBOT_BOT_TOKEN")
+    _run(_worker(settings))
+
+
+async def _worker(settings: Settings) -> int:
+    import signal  # noqa: PLC0415
+
+    from disputebot.bootstrap import build, telegram_runtime  # noqa: PLC0415
+
+    app = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    lock = _sender_lock(settings)
+    try:
+        await telegram_runtime(app).run_worker(stop, sender_lock=lock)
+    finally:
+        if lock is not None:
+            await lock.close()
         await app.close()
     return 0
 
@@ -249,6 +298,10 @@ def case_json(case: CaseRecord) -> dict[str, Any]:
         "attestation": case.attestation,
         "created_at": case.created_at.isoformat(),
         "updated_at": case.updated_at.isoformat(),
+        "assignee": case.assignee,
+        "decision": dict(case.decision),
+        "first_response_at": _iso(case.first_response_at),
+        "decided_at": _iso(case.decided_at),
         "evidence": [
             {
                 "sha256": f.sha256,
@@ -271,6 +324,10 @@ def case_json(case: CaseRecord) -> dict[str, Any]:
             for e in case.events
         ],
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 class _store:
@@ -344,6 +401,63 @@ def _remove_files(paths: set[str], root: Path) -> int:
             path.unlink()
             removed += 1
     return removed
+
+
+@main.group()
+def outbox() -> None:
+    """Inspect the outbox: messages waiting, sent and dead-lettered."""
+
+
+@outbox.command("list")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in OutboxStatus]),
+    help="Only messages in this state (dead: dead letters).",
+)
+@click.option("--channel", help="Only this channel's messages (telegram, console, …).")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of message objects.")
+def outbox_list(status: str | None, channel: str | None, limit: int, as_json: bool) -> None:
+    """Newest messages first."""
+    settings = _settings()
+    wanted = OutboxStatus(status) if status else None
+
+    async def go() -> int:
+        async with _store(settings) as uow_factory, uow_factory() as uow:
+            found = await uow.outbox.list(wanted, limit, channel=channel, newest_first=True)
+        if as_json:
+            click.echo(json.dumps([outbox_json(i) for i in found], ensure_ascii=False, indent=2))
+            return 0
+        for item in found:
+            error = f"  {item.last_error}" if item.last_error else ""
+            click.echo(
+                f"{item.id:>8}  {item.status:<7} {item.chat.user_ref:<24} "
+                f"{item.created_at:%Y-%m-%d %H:%M:%S}  attempts={item.attempts}"
+                f"{'  ' + item.case_id if item.case_id else ''}{error}"
+            )
+        return 0
+
+    _run(go())
+
+
+def outbox_json(item: OutboxItem) -> dict[str, Any]:
+    """The message object of ``outbox list --json``."""
+    return {
+        "id": item.id,
+        "status": str(item.status),
+        "channel": item.chat.channel,
+        "chat_id": item.chat.chat_id,
+        "case_id": item.case_id,
+        "locale": item.locale,
+        "attempts": item.attempts,
+        "created_at": item.created_at.isoformat(),
+        "due_at": item.due_at.isoformat(),
+        "sent_at": item.sent_at.isoformat() if item.sent_at else None,
+        "claimed_by": item.claimed_by,
+        "lease_until": item.lease_until.isoformat() if item.lease_until else None,
+        "last_error": item.last_error,
+        "payload": json.loads(item.payload),
+    }
 
 
 @main.group()

@@ -39,6 +39,15 @@ DIALOGS: dict[str, tuple[str, Action]] = {
     "nt": ("note", Action.NOTE),
 }
 DIALOG_FLOWS = dict(DIALOGS.values())
+# The step ids whose answers the service reads, by flow (checked when the bot starts).
+DIALOG_STEPS: dict[str, tuple[str, ...]] = {
+    "ask_info": ("question",),
+    "uphold": ("measures", "note"),
+    "reject": ("reason", "note"),
+    "escalate": ("department", "note"),
+    "note": ("text",),
+    "info": ("answer", "files"),
+}
 _STATUS_ORDER = tuple(Status)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from disputebot.cases import stats
 from disputebot.cases.stats import AgeBucket, StatsReport
@@ -11,6 +12,7 @@ from disputebot.i18n.catalog import Catalogs
 from disputebot.ports import Clock, UnitOfWork
 from disputebot.service.replies import STATUS_LABELS
 
+CHART_FALLBACK_LOCALE = "en"
 _AGE_LABELS = {
     AgeBucket.UNDER_1D: N_("stats.age.lt_1d"),
     AgeBucket.D1_TO_3: N_("stats.age.1d_3d"),
@@ -69,9 +71,10 @@ def stats_text(report: StatsReport) -> tuple[Msg, ...]:
 
 
 class StatsView:
-    def __init__(self, clock: Clock, catalogs: Catalogs) -> None:
+    def __init__(self, clock: Clock, catalogs: Catalogs, *, font: Path | None = None) -> None:
         self._clock = clock
         self._catalogs = catalogs
+        self._font = font
 
     async def say(self, uow: UnitOfWork, locale: str) -> Say:
         now = self._clock.now()
@@ -79,13 +82,17 @@ class StatsView:
         report = stats.compute(times, now)
         from disputebot.service.chart import render_chart  # noqa: PLC0415  (loads Pillow)
 
+        # Without a font of the reader's script, English labels beat boxes.
+        shown = locale if self._font is not None else CHART_FALLBACK_LOCALE
+
         def label(key: str) -> str:
-            return self._catalogs.render(Msg(key), locale)
+            return self._catalogs.render(Msg(key), shown)
 
         png = render_chart(
             report,
             title=label("stats.chart.title"),
             intake_label=label("stats.chart.intake"),
             backlog_label=label("stats.chart.backlog"),
+            font_path=None if self._font is None else str(self._font),
         )
         return Say(stats_text(report), media=(Media("photo", "stats.png", data=png),))
