@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,16 @@ def bot_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env | extra
 
 
-def cli(tmp: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def cli(
+    tmp: Path, *args: str, stdin: str = "", env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``env``: extra settings, like ``{"DISPUTEBOT_ADMIN_IDS": "7"}``."""
     return subprocess.run(
         [sys.executable, "-m", "disputebot", *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=bot_env(tmp),
+        env=bot_env(tmp, **(env or {})),
         cwd=tmp,
         timeout=PATIENCE,
         check=False,
@@ -41,7 +44,15 @@ def cli(tmp: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[s
 
 
 class ConsoleProcess:
-    def __init__(self, tmp: Path, *args: str, jsonl: bool = True, user: int = 1) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *args: str,
+        jsonl: bool = True,
+        user: int = 1,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """``env``: extra settings, like ``{"DISPUTEBOT_ADMIN_IDS": "7"}``."""
         cmd = [sys.executable, "-m", "disputebot", "console", "--user", str(user), *args]
         if jsonl:
             cmd.append("--jsonl")
@@ -52,7 +63,7 @@ class ConsoleProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=bot_env(tmp),
+            env=bot_env(tmp, **(env or {})),
             cwd=tmp,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()

@@ -28,7 +28,7 @@ from disputebot.logs import bind_case, log_context
 from disputebot.metrics import Metrics, UpdateOutcome
 from disputebot.ports import ChatKey, Clock, ConflictError, UnitOfWork, UnitOfWorkFactory
 from disputebot.service import filing
-from disputebot.service.desk import DeskAnswer, StaffDesk
+from disputebot.service.desk import VIEW_VERBS, DeskAnswer, StaffDesk
 from disputebot.service.followup import INFO_FLOW, Followup
 from disputebot.service.inbound import Inbound, Reply
 from disputebot.service.replies import CommandReplies
@@ -118,6 +118,18 @@ class BotService:
                 self._metrics.report_filed(inbound.chat.channel)
             return replies
         raise AssertionError("unreachable")
+
+    def keeps_keyboard(self, data: str, *, private: bool = True) -> bool:
+        """Whether a pressed button's message keeps its buttons.
+
+        Most buttons answer the question they sit under, so channels remove them once
+        pressed. Staff buttons that only show something (the evidence, a card from a queue
+        page or an announcement) leave the card or page usable, and the staff group's
+        announcements serve every member, so no press there removes them.
+        """
+        if not data.startswith("sf:"):
+            return False
+        return not private or data.split(":", 2)[1] in VIEW_VERBS
 
     async def unseen(self, channel: str, event_ids: Sequence[str]) -> set[str]:
         """Which of these event ids have not been applied yet."""

@@ -39,6 +39,8 @@ DIALOGS: dict[str, tuple[str, Action]] = {
     "nt": ("note", Action.NOTE),
 }
 DIALOG_FLOWS = dict(DIALOGS.values())
+# Buttons that show something without answering the message they sit under.
+VIEW_VERBS = frozenset({"card", "ev", "q", "asg"})
 # The step ids whose answers the service reads, by flow (checked when the bot starts).
 DIALOG_STEPS: dict[str, tuple[str, ...]] = {
     "ask_info": ("question",),

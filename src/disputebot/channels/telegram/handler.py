@@ -4,7 +4,8 @@ Files are fetched with ``getFile`` right away (Telegram's links expire) and kept
 vault; a file whose declared size is over the limit is never downloaded. The replies to an
 update are sent after its effect is committed; a callback query is always answered, and the
 keyboard of the message it came from is removed, since its question has been answered or is
-no longer the current one.
+no longer the current one — except on messages whose buttons stay useful (a case card, a queue
+page, the staff group's announcements; see ``BotService.keeps_keyboard``).
 
 Over a webhook, Telegram sends a chat's next update only after the previous one was answered,
 so an album cannot be gathered before its first item is acknowledged. There each item is
@@ -139,7 +140,11 @@ class UpdateHandler:
         replies = await self._service.handle(inbound)
         if self._on_committed is not None:
             self._on_committed.set()
-        if first.callback_id and first.message_id is not None:
+        if (
+            first.callback_id
+            and first.message_id is not None
+            and not self._service.keeps_keyboard(first.callback_data or "", private=first.private)
+        ):
             await self._quietly(self._api.clear_keyboard(first.chat_id or 0, first.message_id))
         if first.media_group_id is not None and self._album_reply_wait is not None:
             self._defer(chat.chat_id, first.media_group_id, replies)
