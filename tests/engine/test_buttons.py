@@ -9,7 +9,15 @@ from disputebot.engine import buttons
 
 @pytest.mark.parametrize(
     ("nonce", "verb", "value"),
-    [(0, "o", "fake_logistics"), (123456789, "s", ""), (7, "e", "description"), (1, "cy", "")],
+    [
+        (0, "o", "fake_logistics"),
+        (123456789, "s", ""),
+        (7, "e", "description"),
+        (1, "cy", ""),
+        (3, "t", "restrict_functions"),
+        (4, "sk", ""),
+        (999999999, "t", "x" * 32),
+    ],
 )
 def test_round_trip_and_size(nonce: int, verb: str, value: str) -> None:
     data = buttons.encode(nonce, verb, value)

@@ -6,9 +6,7 @@ import pytest
 
 from disputebot.engine.spec import FlowBook, message_ids, parse_flow
 from disputebot.errors import ConfigError
-from tests.support import ROOT
-
-REPORT = (ROOT / "conversations" / "report.yaml").read_text(encoding="utf-8")
+from tests.engine.flows import DECIDE, REPORT
 
 
 def test_shipped_report_flow_has_the_contract_step_ids() -> None:
@@ -93,3 +91,52 @@ def test_message_ids_lists_every_text() -> None:
     assert {"report.title", "report.intro", "report.category.other"} <= ids
     assert "report.confirm.attestation" in ids
     assert not any(" " in i or "/" in i for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "step", "words"),
+    [
+        ("    min_selected: 1", "    min_selected: 4", 5, "measures", "number of options"),
+        ("    min_selected: 1", "    min_selected: 3", 5, "measures", "larger than max_selected"),
+        ("    max_selected: 2", "    max_selected: 0", 10, "measures", "greater than or equal"),
+        ("    done_label: t.measures.done\n", "", 5, "measures", "done_label: Field required"),
+        ("      - value: warning", "      - value: remove", 5, "measures", "must be unique"),
+        ("    kind: multichoice", "    kind: multi_choice", 5, "measures", "'multi_choice'"),
+        ("    min_length: 0", "    min_length: 1", 20, "note", "skip_label needs min_length: 0"),
+        ("    skip_label: t.note.skip", "    skip_label: Skip", 26, "note", "pattern"),
+        ("    action: finish\n", "", 28, "confirm", "files a case needs attestation"),
+        (
+            "    action: finish",
+            "    action: finish\n    attestation: t.attest",
+            28,
+            "confirm",
+            "only with action: file_case",
+        ),
+        ("    action: finish", "    action: close", 30, "confirm", "'file_case' or 'finish'"),
+    ],
+)
+def test_staff_dialog_errors_name_file_line_and_step(
+    old: str, new: str, line: int, step: str, words: str
+) -> None:
+    assert old in DECIDE
+    parse_flow(DECIDE, "decide.yaml")  # the unchanged text is fine
+    with pytest.raises(ConfigError) as caught:
+        parse_flow(DECIDE.replace(old, new, 1), "conversations/decide.yaml")
+    message = str(caught.value)
+    assert f"conversations/decide.yaml:{line} (step '{step}')" in message
+    assert words in message
+
+
+def test_report_confirm_still_needs_its_attestation() -> None:
+    text = REPORT.replace("    attestation: report.confirm.attestation\n", "")
+    with pytest.raises(ConfigError, match=r"\(step 'confirm'\).*needs attestation"):
+        parse_flow(text, "r.yaml")
+    confirm = parse_flow(REPORT, "r.yaml").confirm
+    assert (confirm.action, confirm.attestation) == ("file_case", "report.confirm.attestation")
+
+
+def test_message_ids_of_staff_dialogs() -> None:
+    ids = set(message_ids(parse_flow(DECIDE, "d.yaml")))
+    assert {"t.decide.title", "t.measures.done", "t.measure.warning", "t.note.skip"} <= ids
+    assert {"t.submit", "t.edit", "t.cancel", "t.decide.confirm"} <= ids
+    assert not any(i in {"restrict", "remove", "warning", "finish"} for i in ids)

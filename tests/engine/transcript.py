@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 from disputebot.engine import machine
 from disputebot.engine.context import Context
-from disputebot.engine.effects import Button, FileCase, Msg, Say
+from disputebot.engine.effects import Button, FileCase, Finish, Msg, Say
 from disputebot.engine.events import (
     ButtonPressed,
     CommandReceived,
@@ -44,6 +45,17 @@ class Chat:
             assert out.session == before or before is None
         if self.session is not None:
             assert Session.from_json(self.session.to_json()) == self.session
+        self.last = out
+        return out
+
+    def begin(
+        self, name: str, *, context: Mapping[str, str] | None = None, nested: bool = False
+    ) -> Outcome:
+        """Start flow ``name``; ``nested`` starts it over the session in progress."""
+        outer = self.session if nested else None
+        out = machine.start(self.book, name, self.ctx, outer=outer, context=context)
+        if out.changed:
+            self.session = out.session
         self.last = out
         return out
 
@@ -89,6 +101,13 @@ class Chat:
     @property
     def filed(self) -> FileCase:
         (action,) = self.last.actions
+        assert isinstance(action, FileCase)
+        return action
+
+    @property
+    def finished(self) -> Finish:
+        (action,) = self.last.actions
+        assert isinstance(action, Finish)
         return action
 
 

@@ -90,8 +90,9 @@ class CaseChange:
     ``set_assignee`` is true (``None`` clears it). ``decision`` replaces the recorded decision
     (measures, reason, department, note) when not ``None``. ``evidence`` is appended after the
     case's existing files (an answer to a request for information). ``first_response`` sets
-    the case's first-response time to the event's time if it has none yet; a change to a
-    status that is not open sets the decision time.
+    the case's first-response time to the event's time if it has none yet; a change from an
+    open status to one that is not open sets the decision time (closing a decided case keeps
+    it).
     """
 
     event: CaseEvent

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Verbs: o=option, go=continue, d=files done, x=clear files, k=keep text despite warnings,
+# Verbs: o=option, t=toggle an option of a multiple choice, go=continue, d=done (files or a
+# multiple choice), x=clear files, k=keep text despite warnings, sk=skip an optional text,
 # s=submit, e=edit a step, c=cancel, cy/cn=confirm or keep when cancelling.
-VERBS = frozenset({"o", "go", "d", "x", "k", "s", "e", "c", "cy", "cn"})
+VERBS = frozenset({"o", "t", "go", "d", "x", "k", "sk", "s", "e", "c", "cy", "cn"})
 _PATTERN = re.compile(r"^(\d{1,9}):([a-z]{1,2})(?::([a-z0-9_]{1,32}))?$")
 
 

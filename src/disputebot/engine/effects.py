@@ -78,7 +78,21 @@ class FileCase:
     attestation: str
 
 
-Action = FileCase
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """A flow whose confirm action is ``finish`` was submitted: carry out what it is for.
+
+    ``answers`` holds every answer by step id (JSON-compatible values); ``context`` is the
+    session's context as it was given when the flow started (``{"case_id": "DR-…"}``).
+    """
+
+    flow: str
+    version: int
+    answers: Mapping[str, Any]
+    context: Mapping[str, str]
+
+
+Action = FileCase | Finish
 
 
 def _msg_to_obj(msg: Msg) -> dict[str, Any]:

@@ -6,19 +6,27 @@ shown), is refused (a localized reason and the same prompt again; the session is
 is a navigation command: ``/back`` returns one step, ``/cancel`` asks before it drops the draft,
 and from the summary any answer can be edited, after which the flow returns to the summary.
 Buttons carry the nonce of the prompt that showed them, so a button pressed out of context is
-recognised as stale. Submitting emits ``FileCase``; everything else is the service's business.
-The engine never does I/O: the precaution checks it runs are pure, and the facts they need
-about the reporter come in ``Context``.
+recognised as stale. Submitting emits the confirm step's action: ``FileCase`` (after the abuse
+checks) or ``Finish``; everything else is the service's business. The engine never does I/O:
+the precaution checks it runs are pure, and the facts they need about the reporter come in
+``Context``.
+
+Flows nest. A flow started with ``outer`` (a staff decision dialog over a staff member's own
+draft, a reporter's answer to a question over their report draft) runs on its own; when it
+ends, submitted or cancelled, the chat is back in the outer session, at the step it left, with
+a fresh nonce so that the outer prompt's old buttons stay stale. Nonces only grow across the
+nesting, so no button of one flow is ever taken for a button of the other.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from disputebot.engine import buttons, prompts
 from disputebot.engine.answers import evidence_list, evidence_to_json
 from disputebot.engine.context import Context
-from disputebot.engine.effects import N_, Button, FileCase, Msg, Say
+from disputebot.engine.effects import N_, Action, Button, FileCase, Finish, Msg, Say
 from disputebot.engine.events import (
     ButtonPressed,
     CommandReceived,
@@ -35,6 +43,7 @@ from disputebot.engine.spec import (
     Flow,
     FlowBook,
     MessageStep,
+    MultiChoiceStep,
     Step,
     TextStep,
 )
@@ -82,25 +91,56 @@ _RULES = {
 
 
 def needs_facts(book: FlowBook, session: Session | None, event: Event) -> bool:
-    """Whether ``handle`` will run abuse checks and so needs ``Context.facts``."""
+    """Whether ``handle`` will run abuse checks and so needs ``Context.facts``.
+
+    Only flows that file a case are checked, and never a nested flow.
+    """
     if isinstance(event, CommandReceived) and event.name in {"start", "report"}:
         return session is None
-    if session is None:
+    if session is None or session.outer is not None:
         return False
     flow = book.get(session.flow, session.version)
-    if flow is None or not flow.has_step(session.step):
+    if flow is None or not flow.has_step(session.step) or not _files_case(flow):
         return False
     return isinstance(flow.step(session.step), AccountStep | ConfirmStep)
 
 
-def start(book: FlowBook, name: str, ctx: Context) -> Outcome:
-    """Begin flow ``name`` on its current version, unless the abuse checks refuse."""
-    if ctx.facts is not None:
+def start(
+    book: FlowBook,
+    name: str,
+    ctx: Context,
+    *,
+    outer: Session | None = None,
+    context: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Begin flow ``name`` on its current version, unless the abuse checks refuse.
+
+    Args:
+        book: the loaded flows.
+        name: the flow to begin.
+        ctx: time, policies and (for a flow that files a case) the reporter's facts.
+        outer: the session this flow interrupts; the chat returns to it when the new flow is
+            submitted or cancelled. A refused start leaves the chat in it.
+        context: what the flow is about (``{"case_id": "DR-…"}``), kept unchanged in the
+            session and handed back in ``Finish``.
+
+    Raises:
+        KeyError: there is no flow called ``name``.
+    """
+    flow = book.current(name)
+    if ctx.facts is not None and _files_case(flow):
         refusal = abuse.check_can_start(ctx.facts, ctx.policies.abuse, ctx.now)
         if refusal is not None:
-            return Outcome(None, (Say((prompts.abuse_refusal(refusal),)),), changed=False)
-    flow = book.current(name)
-    session = Session(flow=flow.flow, version=flow.version, step=flow.steps[0].id)
+            return Outcome(outer, (Say((prompts.abuse_refusal(refusal),)),), changed=False)
+    session = Session(
+        flow=flow.flow,
+        version=flow.version,
+        step=flow.steps[0].id,
+        # Above every nonce the outer session has used, so none of its buttons fits here.
+        nonce=outer.nonce + 1 if outer is not None else 0,
+        context=dict(context or {}),
+        outer=outer,
+    )
     return _enter(flow, session, flow.steps[0])
 
 
@@ -124,6 +164,21 @@ def handle(book: FlowBook, session: Session | None, event: Event, ctx: Context) 
 
 
 def _handle(book: FlowBook, session: Session | None, event: Event, ctx: Context) -> Outcome:
+    out = _dispatch(book, session, event, ctx)
+    if session is not None and session.outer is not None and out.session is None:
+        return _return_to_outer(book, session, session.outer, out)
+    return out
+
+
+def _return_to_outer(book: FlowBook, inner: Session, outer: Session, out: Outcome) -> Outcome:
+    """The nested flow ``inner`` ended: show the outer session's prompt again."""
+    flow, outer = _flow_of(book, outer)
+    back = replace(outer, nonce=max(outer.nonce, inner.nonce) + 1, pending=None)
+    again = prompts.prompt(flow, back, flow.step(back.step), Msg("engine.resumed"))
+    return Outcome(back, (*out.says, again), out.actions)
+
+
+def _dispatch(book: FlowBook, session: Session | None, event: Event, ctx: Context) -> Outcome:
     if isinstance(event, CommandReceived):
         return _command(book, session, event, ctx)
     if session is None:
@@ -143,6 +198,8 @@ def _handle(book: FlowBook, session: Session | None, event: Event, ctx: Context)
         current = replace(current, pending=None)
     if isinstance(step, ChoiceStep):
         return _choice(flow, current, step, event)
+    if isinstance(step, MultiChoiceStep):
+        return _multichoice(flow, current, step, event)
     if isinstance(step, AccountStep):
         return _account(flow, current, step, event, ctx)
     if isinstance(step, TextStep):
@@ -168,8 +225,15 @@ def _flow_of(book: FlowBook, session: Session) -> tuple[Flow, Session]:
         step=first_open.id,
         answers=kept,
         nonce=session.nonce + 1,
+        context=session.context,
+        outer=session.outer,
     )
     return flow, moved
+
+
+def _files_case(flow: Flow) -> bool:
+    """Whether submitting ``flow`` files a case, the only action the abuse checks guard."""
+    return flow.confirm.action == "file_case"
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -192,6 +256,8 @@ def _command(
         return _back(flow, current, step)
     if event.name == "done" and isinstance(step, FilesStep):
         return _files_done(flow, current, step)
+    if event.name == "done" and isinstance(step, MultiChoiceStep):
+        return _multichoice_done(flow, current, step)
     if event.name == "done":
         return _refuse(flow, current, step, _expected(step))
     return _refuse(flow, current, step, Msg("engine.unknown_command", {"command": event.name}))
@@ -237,8 +303,18 @@ def _back(flow: Flow, session: Session, step: Step) -> Outcome:
 # --- moving between steps ----------------------------------------------------------------------
 
 
+def _at(session: Session, step: Step) -> Session:
+    """``session`` showing ``step`` with a new nonce."""
+    scratch = session.scratch
+    held = scratch.get("selection")
+    if isinstance(held, Mapping) and held.get("step") != step.id:
+        # Toggles that were never accepted with "done" do not outlive their step.
+        scratch = {k: v for k, v in scratch.items() if k != "selection"}
+    return replace(session, step=step.id, nonce=session.nonce + 1, pending=None, scratch=scratch)
+
+
 def _show(flow: Flow, session: Session, step: Step, *lead: Msg) -> Outcome:
-    shown = replace(session, step=step.id, nonce=session.nonce + 1, pending=None)
+    shown = _at(session, step)
     return Outcome(shown, (prompts.prompt(flow, shown, step, *lead),))
 
 
@@ -249,7 +325,7 @@ def _enter(flow: Flow, session: Session, step: Step, *lead: Msg) -> Outcome:
         says.append(Say((*lead, Msg(step.prompt))))
         lead = ()
         step = flow.following(step)
-    entered = replace(session, step=step.id, nonce=session.nonce + 1, pending=None)
+    entered = _at(session, step)
     says.append(prompts.prompt(flow, entered, step, *lead))
     return Outcome(entered, tuple(says))
 
@@ -291,6 +367,36 @@ def _choice(flow: Flow, session: Session, step: ChoiceStep, event: Event) -> Out
     return _advance(flow, session.answered(step.id, option.value), step)
 
 
+def _multichoice(flow: Flow, session: Session, step: MultiChoiceStep, event: Event) -> Outcome:
+    press = buttons.decode(event.data) if isinstance(event, ButtonPressed) else None
+    if press is not None and press.verb == "d":
+        return _multichoice_done(flow, session, step)
+    if press is None or press.verb != "t":
+        return _refuse(flow, session, step, _expected(step))
+    option = step.option(press.value)
+    if option is None:
+        return _refuse(flow, session, step, Msg("engine.stale_button"))
+    chosen = set(prompts.selection(session, step)) ^ {option.value}
+    values = [o.value for o in step.options if o.value in chosen]
+    return _show(flow, session.with_scratch(selection={"step": step.id, "values": values}), step)
+
+
+def _multichoice_done(flow: Flow, session: Session, step: MultiChoiceStep) -> Outcome:
+    values = prompts.selection(session, step)
+    if len(values) < step.min_selected:
+        reason = Msg(
+            "engine.multichoice.too_few", {"min": step.min_selected, "count": len(values)}
+        )
+        return _refuse(flow, session, step, reason)
+    if step.max_selected is not None and len(values) > step.max_selected:
+        reason = Msg(
+            "engine.multichoice.too_many", {"max": step.max_selected, "count": len(values)}
+        )
+        return _refuse(flow, session, step, reason)
+    accepted = session.with_scratch(selection=None).answered(step.id, values)
+    return _advance(flow, accepted, step)
+
+
 def _account(
     flow: Flow, session: Session, step: AccountStep, event: Event, ctx: Context
 ) -> Outcome:
@@ -306,7 +412,7 @@ def _account(
             kept = session.with_scratch(item_id=parsed.item_id)
             return Outcome(kept, (prompts.prompt(flow, kept, step, reason),))
         return _refuse(flow, session, step, reason)
-    if ctx.facts is not None:
+    if ctx.facts is not None and _files_case(flow):
         refusal = abuse.check_account(ctx.facts, parsed.key)
         if refusal is not None:
             return _refuse(flow, session, step, prompts.abuse_refusal(refusal))
@@ -328,6 +434,10 @@ def _text(flow: Flow, session: Session, step: TextStep, event: Event, ctx: Conte
         text = str(session.scratch["pending_text"])
         cleared = session.with_scratch(pending_text=None, pending_step=None)
         return _advance(flow, cleared.answered(step.id, text), step)
+    if press is not None and press.verb == "sk" and step.skip_label:
+        # Nothing to lint: skipping answers "", which the spec allows only with min_length 0.
+        cleared = session.with_scratch(pending_text=None, pending_step=None)
+        return _advance(flow, cleared.answered(step.id, ""), step)
     if not isinstance(event, TextReceived):
         return _refuse(flow, session, step, _expected(step))
     text = event.text.strip()
@@ -352,12 +462,12 @@ def _text(flow: Flow, session: Session, step: TextStep, event: Event, ctx: Conte
             # Only warnings: keep the text so one tap can submit it as it is.
             held = session.with_scratch(pending_text=text, pending_step=step.id)
             held = replace(held, nonce=held.nonce + 1)
-            say = Say(
-                (Msg("policy.objectivity.warning"), *quoted),
-                ((Button(Msg(step.keep_label or step.prompt), buttons.encode(held.nonce, "k")),),),
-                step.id,
-                "text",
-            )
+            rows = [
+                (Button(Msg(step.keep_label or step.prompt), buttons.encode(held.nonce, "k")),)
+            ]
+            if step.skip_label:
+                rows.append((Button(Msg(step.skip_label), buttons.encode(held.nonce, "sk")),))
+            say = Say((Msg("policy.objectivity.warning"), *quoted), tuple(rows), step.id, "text")
             return Outcome(held, (say,))
     cleared = session.with_scratch(pending_text=None, pending_step=None)
     return _advance(flow, cleared.answered(step.id, text), step)
@@ -422,6 +532,15 @@ def _confirm(
     missing = [s for s in flow.input_steps() if s.id not in session.answers]
     if missing:
         return _show(flow, session, missing[0], Msg("engine.summary.incomplete"))
+    action: Action
+    if step.action == "finish":
+        action = Finish(
+            flow=flow.flow,
+            version=flow.version,
+            answers=dict(session.answers),
+            context=dict(session.context),
+        )
+        return Outcome(None, (), (action,))
     if ctx.facts is not None:
         account_key = str(session.answers.get("account", {}).get("key", ""))
         refusal = abuse.check_can_start(ctx.facts, ctx.policies.abuse, ctx.now)

@@ -16,6 +16,7 @@ from disputebot.engine.spec import (
     FilesStep,
     Flow,
     MessageStep,
+    MultiChoiceStep,
     Step,
     TextStep,
 )
@@ -25,7 +26,7 @@ from disputebot.policy.accounts import account_from_json
 
 
 def expects(step: Step) -> Expects | None:
-    if isinstance(step, ChoiceStep):
+    if isinstance(step, ChoiceStep | MultiChoiceStep):
         return "choice"
     if isinstance(step, AccountStep | TextStep):
         return "text"
@@ -43,7 +44,9 @@ def prompt(flow: Flow, session: Session, step: Step, *lead: Msg) -> Say:
     rows: list[tuple[Button, ...]] = []
     if isinstance(step, ConfirmStep):
         text += summary(flow, session)
-        text += [Msg(step.prompt), Msg(step.attestation)]
+        text.append(Msg(step.prompt))
+        if step.action == "file_case" and step.attestation is not None:
+            text.append(Msg(step.attestation))
         rows.append((Button(Msg(step.submit_label), buttons.encode(n, "s")),))
         edits = [
             Button(
@@ -58,10 +61,20 @@ def prompt(flow: Flow, session: Session, step: Step, *lead: Msg) -> Say:
     text.append(Msg(step.prompt))
     if isinstance(step, ChoiceStep):
         rows += [(Button(Msg(o.label), buttons.encode(n, "o", o.value)),) for o in step.options]
+    elif isinstance(step, MultiChoiceStep):
+        chosen = set(selection(session, step))
+        rows += [
+            (Button(_toggle_label(o.label, o.value in chosen), buttons.encode(n, "t", o.value)),)
+            for o in step.options
+        ]
+        rows.append((Button(Msg(step.done_label), buttons.encode(n, "d")),))
     elif isinstance(step, MessageStep) and step.button_label:
         rows.append((Button(Msg(step.button_label), buttons.encode(n, "go")),))
-    elif isinstance(step, AccountStep | TextStep) and step.id in session.answers:
-        text.append(Msg("engine.current_answer", {"value": _value(step, session.answers)}))
+    elif isinstance(step, AccountStep | TextStep):
+        if step.id in session.answers:
+            text.append(Msg("engine.current_answer", {"value": _value(step, session.answers)}))
+        if isinstance(step, TextStep) and step.skip_label:
+            rows.append((Button(Msg(step.skip_label), buttons.encode(n, "sk")),))
     elif isinstance(step, FilesStep):
         files = evidence_list(session.answers.get(step.id))
         text.append(Msg("engine.files.limits", _file_limits(step)))
@@ -74,6 +87,25 @@ def prompt(flow: Flow, session: Session, step: Step, *lead: Msg) -> Say:
                 )
             )
     return Say(tuple(text), tuple(rows), step.id, expects(step), len(lead))
+
+
+def selection(session: Session, step: MultiChoiceStep) -> list[str]:
+    """The options chosen so far at ``step``, in option order.
+
+    Toggles not yet accepted with "done" live in ``scratch["selection"]``; without them the
+    accepted answer (when editing from the summary) is the starting point.
+    """
+    held = session.scratch.get("selection")
+    if isinstance(held, Mapping) and held.get("step") == step.id:
+        values = held.get("values", ())
+    else:
+        values = session.answers.get(step.id, ())
+    chosen = set(values) if isinstance(values, list | tuple) else set()
+    return [o.value for o in step.options if o.value in chosen]
+
+
+def _toggle_label(label: str, chosen: bool) -> Msg:
+    return Msg("engine.multichoice.selected", {"label": Msg(label)}) if chosen else Msg(label)
 
 
 def _file_limits(step: FilesStep) -> dict[str, str | int]:
@@ -105,6 +137,12 @@ def _value(step: Step, answers: Mapping[str, Any]) -> str | Msg:
     if isinstance(step, ChoiceStep):
         option = step.option(str(value))
         return Msg(option.label) if option else str(value)
+    if isinstance(step, MultiChoiceStep):
+        values = value if isinstance(value, list | tuple) else ()
+        labels = [Msg(o.label) for o in step.options if o.value in values]
+        return _joined(labels) if labels else Msg("engine.multichoice.none")
+    if isinstance(step, TextStep) and value == "":
+        return Msg("engine.text.skipped")
     if isinstance(step, AccountStep):
         return account_value(value)
     if isinstance(step, FilesStep):
@@ -115,6 +153,14 @@ def _value(step: Step, answers: Mapping[str, Any]) -> str | Msg:
         )
         return Msg("engine.summary.files", {"count": len(files), "list": listing})
     return str(value)
+
+
+def _joined(items: list[Msg]) -> Msg:
+    # A list of any length as nested pairs, so each language chooses its own separator.
+    joined = items[-1]
+    for item in reversed(items[:-1]):
+        joined = Msg("engine.list.join", {"first": item, "rest": joined})
+    return joined
 
 
 def account_value(value: Mapping[str, Any]) -> Msg:

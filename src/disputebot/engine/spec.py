@@ -49,12 +49,11 @@ class ChoiceOption(_Spec):
     label: MessageId
 
 
-class ChoiceStep(_Step):
-    kind: Literal["choice"]
+class _OptionsStep(_Step):
     options: tuple[ChoiceOption, ...] = Field(min_length=1, max_length=12)
 
     @model_validator(mode="after")
-    def _unique_values(self) -> ChoiceStep:
+    def _unique_values(self) -> _OptionsStep:
         values = [o.value for o in self.options]
         if len(set(values)) != len(values):
             raise ValueError("option values must be unique")
@@ -62,6 +61,33 @@ class ChoiceStep(_Step):
 
     def option(self, value: str) -> ChoiceOption | None:
         return next((o for o in self.options if o.value == value), None)
+
+
+class ChoiceStep(_OptionsStep):
+    """One option, picked with one tap."""
+
+    kind: Literal["choice"]
+
+
+class MultiChoiceStep(_OptionsStep):
+    """Any number of options, toggled one tap at a time and accepted with ``done_label``.
+
+    The answer is the list of chosen values in the order of ``options``; ``max_selected``
+    ``None`` means no upper limit.
+    """
+
+    kind: Literal["multichoice"]
+    min_selected: int = Field(default=1, ge=0)
+    max_selected: int | None = Field(default=None, ge=1)
+    done_label: MessageId
+
+    @model_validator(mode="after")
+    def _bounds(self) -> MultiChoiceStep:
+        if self.min_selected > len(self.options):
+            raise ValueError("min_selected is larger than the number of options")
+        if self.max_selected is not None and self.min_selected > self.max_selected:
+            raise ValueError("min_selected is larger than max_selected")
+        return self
 
 
 class AccountStep(_Step):
@@ -76,6 +102,7 @@ class TextStep(_Step):
     max_length: int = Field(default=4000, ge=1, le=4096)
     checks: tuple[Literal["objectivity"], ...] = ()
     keep_label: MessageId | None = None
+    skip_label: MessageId | None = None
 
     @model_validator(mode="after")
     def _lengths(self) -> TextStep:
@@ -83,6 +110,9 @@ class TextStep(_Step):
             raise ValueError("min_length is larger than max_length")
         if "objectivity" in self.checks and self.keep_label is None:
             raise ValueError("a step with the objectivity check needs keep_label")
+        if self.skip_label is not None and self.min_length != 0:
+            # Skipping answers "", which a minimum length would refuse.
+            raise ValueError("skip_label needs min_length: 0")
         return self
 
 
@@ -110,21 +140,34 @@ class FilesStep(_Step):
 
 
 class ConfirmStep(_Step):
-    """Shows the summary, asks for the attestation and files the case."""
+    """Shows the summary and, on submit, carries out ``action``.
+
+    ``file_case`` asks for the ``attestation`` and files a case (the abuse checks apply);
+    ``finish`` hands the answers to the service as they are (a staff decision, an answer to a
+    question) and has no attestation.
+    """
 
     kind: Literal["confirm"]
-    attestation: MessageId
+    attestation: MessageId | None = None
     submit_label: MessageId
     edit_label: MessageId
     cancel_label: MessageId
-    action: Literal["file_case"] = "file_case"
+    action: Literal["file_case", "finish"] = "file_case"
+
+    @model_validator(mode="after")
+    def _attestation(self) -> ConfirmStep:
+        if self.action == "file_case" and self.attestation is None:
+            raise ValueError("a confirm step that files a case needs attestation")
+        if self.action != "file_case" and self.attestation is not None:
+            raise ValueError("attestation is shown and recorded only with action: file_case")
+        return self
 
 
 Step = Annotated[
-    MessageStep | ChoiceStep | AccountStep | TextStep | FilesStep | ConfirmStep,
+    MessageStep | ChoiceStep | MultiChoiceStep | AccountStep | TextStep | FilesStep | ConfirmStep,
     Field(discriminator="kind"),
 ]
-InputStep = ChoiceStep | AccountStep | TextStep | FilesStep
+InputStep = ChoiceStep | MultiChoiceStep | AccountStep | TextStep | FilesStep
 
 
 class Flow(_Spec):
@@ -173,7 +216,7 @@ class Flow(_Spec):
 
     def input_steps(self) -> Iterator[InputStep]:
         for step in self.steps:
-            if isinstance(step, ChoiceStep | AccountStep | TextStep | FilesStep):
+            if isinstance(step, ChoiceStep | MultiChoiceStep | AccountStep | TextStep | FilesStep):
                 yield step
 
     @property
@@ -245,6 +288,7 @@ def _is_kind_tag(part: Any) -> bool:
     return isinstance(part, str) and part in {
         "message",
         "choice",
+        "multichoice",
         "account",
         "text",
         "files",
@@ -294,5 +338,5 @@ def message_ids(flow: Flow) -> Iterator[str]:
         for name, value in step:
             if isinstance(value, str) and re.match(MESSAGE_ID, value) and name != "id":
                 yield value
-        if isinstance(step, ChoiceStep):
+        if isinstance(step, ChoiceStep | MultiChoiceStep):
             yield from (o.label for o in step.options)

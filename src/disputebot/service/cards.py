@@ -243,7 +243,7 @@ def roster(members: Sequence[tuple[ChatKey, Role, bool]]) -> Say:
     """``members``: chat, role, and whether the role comes from DISPUTEBOT_ADMIN_IDS."""
     text = [Msg("staff.list.title", {"count": len(members)})]
     for chat, role, configured in members:
-        key = "staff.list.configured" if configured else "staff.list.line"
+        key = N_("staff.list.configured") if configured else N_("staff.list.line")
         text.append(Msg(key, {"who": chat.user_ref, "role": Msg(ROLE_LABELS[role])}))
     return Say(tuple(text))
 
@@ -276,7 +276,7 @@ def pack_filter(where: QueueFilter, *, mine_ref: str | None, statuses: Sequence[
     )
     age = ""
     if where.older_than is not None:
-        age = where.older_than.strftime("%Y%m%d")
+        age = str(int(where.older_than.timestamp()))
     who = (
         "u" if where.unassigned else ("m" if where.assignee and where.assignee == mine_ref else "")
     )

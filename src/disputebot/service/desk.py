@@ -19,7 +19,7 @@ from disputebot.cases import lifecycle
 from disputebot.cases.ids import normalize_case_id
 from disputebot.cases.lifecycle import Action, ActorRole, IllegalTransition
 from disputebot.cases.records import CaseRecord, QueueFilter, Status
-from disputebot.engine.effects import Button, Finish, Msg, Say
+from disputebot.engine.effects import N_, Button, Finish, Msg, Say
 from disputebot.engine.events import CommandReceived
 from disputebot.engine.spec import ChoiceStep, FlowBook
 from disputebot.ports import ChatKey, Clock, OutboxStatus, Role, UnitOfWork
@@ -158,8 +158,8 @@ class StaffDesk:
             _STATUS_ORDER[int(c)] for c in status_code if c.isdigit() and int(c) < len(Status)
         )
         older_than = None
-        if len(age) == 8 and age.isdigit():
-            older_than = datetime.strptime(age, "%Y%m%d").replace(tzinfo=UTC)
+        if age.isdigit() and len(age) <= 11:
+            older_than = datetime.fromtimestamp(int(age), UTC)
         assignee = None
         if who == "m":
             assignee = actor.ref
@@ -375,9 +375,9 @@ class StaffDesk:
 
 def illegal_message(exc: IllegalTransition, case: CaseRecord) -> Msg:
     key = {
-        "role": "staff.illegal.role",
-        "assignee": "staff.illegal.assignee",
-    }.get(exc.reason, "staff.illegal.status")
+        "role": N_("staff.illegal.role"),
+        "assignee": N_("staff.illegal.assignee"),
+    }.get(exc.reason, N_("staff.illegal.status"))
     return Msg(
         key,
         {

@@ -11,7 +11,7 @@ from disputebot.cases.ids import normalize_case_id
 from disputebot.cases.lifecycle import Action, ActorRole, IllegalTransition
 from disputebot.cases.records import OPEN_STATUSES, CaseRecord, Status
 from disputebot.engine.answers import evidence_list
-from disputebot.engine.effects import Button, Finish, Msg, Say
+from disputebot.engine.effects import N_, Button, Finish, Msg, Say
 from disputebot.engine.events import CommandReceived
 from disputebot.engine.prompts import account_value
 from disputebot.policy.accounts import AccountProblem, account_to_json, parse_account
@@ -114,5 +114,5 @@ class Followup:
             return Say((problem, Msg("followup.check.usage")))
         count = await uow.cases.count_upheld(parsed.key)
         account = account_value(account_to_json(parsed))
-        key = "followup.check.none" if count == 0 else "followup.check.upheld"
+        key = N_("followup.check.none") if count == 0 else N_("followup.check.upheld")
         return Say((Msg(key, {"account": account, "count": count}), Msg("followup.check.advice")))
