@@ -27,8 +27,15 @@ class ServiceChat:
         self.language_code = language_code
         self.last: list[Reply] = []
 
-    async def send(self, event: Event, event_id: str | None = None, **flags: bool) -> list[Reply]:
-        inbound = Inbound(self.chat, event, event_id, self.language_code, **flags)
+    async def send(
+        self,
+        event: Event,
+        event_id: str | None = None,
+        *,
+        user_id: int | None = None,
+        **flags: bool,
+    ) -> list[Reply]:
+        inbound = Inbound(self.chat, event, event_id, self.language_code, user_id=user_id, **flags)
         self.last = await self.service.handle(inbound)
         return self.last
 
