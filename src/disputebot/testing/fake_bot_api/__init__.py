@@ -15,9 +15,17 @@ library (python-telegram-bot, aiogram, ...) unchanged. Test code drives users in
 It validates what Telegram validates (HTML markup, text and caption length, callback data size,
 blocked users, edits that change nothing, unknown file ids, files over 20 MB), keeps updates
 until they are confirmed, long-polls, pushes to webhooks with retries, and can inject failures
-(``fail_next``) and flood limits (``rate_limit``).
+(``fail_next``, ``chaos``) and flood limits: ``rate_limit`` for a quick 429, or
+``enforce_limits`` for Telegram's per-chat, per-group and global send limits with a record of
+every 429 and of every request that came before its ``retry_after`` had elapsed.
 """
 
+from disputebot.testing.fake_bot_api.flood import (
+    Delivery,
+    FloodControl,
+    Throttle,
+    Unhonoured,
+)
 from disputebot.testing.fake_bot_api.html_check import (
     HtmlParseError,
     ParsedText,
@@ -42,12 +50,16 @@ __all__ = [
     "ApiError",
     "BotMessage",
     "CallbackAnswer",
+    "Delivery",
     "FakeBotApi",
+    "FloodControl",
     "GetUpdatesCall",
     "HtmlParseError",
     "ParsedText",
     "TestChat",
     "TestUser",
+    "Throttle",
+    "Unhonoured",
     "WebhookDelivery",
     "parse_html",
     "utf16_len",

@@ -162,6 +162,7 @@ def _post(
         "message_id": message_id,
         "chat_id": chat.id,
         "date": message["date"],
+        "received_at": time.time(),
         "method": method,
         "html": source,
         "parse_mode": params.get_str("parse_mode"),
@@ -255,7 +256,7 @@ async def send_message(api: FakeBotApi, params: Params) -> dict[str, Any]:
         raise bad_request("message is too long")
     markup = _markup(params)
     reply_to = _reply_target(chat, params)
-    api.spend_send(chat.id)
+    api.spend_send(chat.id, "sendMessage")
     preview = params.get_json("link_preview_options")
     no_preview = params.get_bool("disable_web_page_preview") or (
         isinstance(preview, dict) and bool(preview.get("is_disabled"))
@@ -280,7 +281,7 @@ async def _send_file(api: FakeBotApi, params: Params, kind: str, method: str) ->
     caption, source = _caption(api, params)
     markup = _markup(params)
     reply_to = _reply_target(chat, params)
-    api.spend_send(chat.id)
+    api.spend_send(chat.id, method)
     return _post(
         api,
         chat,
@@ -333,7 +334,7 @@ async def send_media_group(api: FakeBotApi, params: Params) -> list[dict[str, An
             media = {"document": _document(api, ref or None)}
         contents.append(({**media, **caption}, source))
     reply_to = _reply_target(chat, params)
-    api.spend_send(chat.id)
+    api.spend_send(chat.id, "sendMediaGroup", len(contents))
     group_id = api.new_media_group_id()
     return [
         _post(

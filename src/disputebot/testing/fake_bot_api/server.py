@@ -21,6 +21,7 @@ from disputebot.testing.fake_bot_api import messaging as _messaging
 from disputebot.testing.fake_bot_api import methods as _methods
 from disputebot.testing.fake_bot_api.chaos import Chaos, ChaosStats
 from disputebot.testing.fake_bot_api.files import FileStore
+from disputebot.testing.fake_bot_api.flood import SEND_METHODS, FloodControl, FloodError
 from disputebot.testing.fake_bot_api.methods import commands_key
 from disputebot.testing.fake_bot_api.params import Params, Upload, read_request
 from disputebot.testing.fake_bot_api.registry import lookup
@@ -71,6 +72,8 @@ class FakeBotApi:
     does is recorded: ``calls``, ``get_updates_calls``, ``webhook_deliveries``,
     ``callback_answers``, ``commands``, each chat's ``inbox``.
 
+    ``enforce_limits()`` turns on Telegram's send limits (429 with ``retry_after`` past them).
+
     ``strict_html`` (default True) also rejects a bare ``&`` in HTML text, which Telegram
     would show literally; see ``html_check``.
     """
@@ -117,6 +120,7 @@ class FakeBotApi:
         self._faults: dict[str, deque[_Fault]] = {}
         self.weather: Chaos | None = None
         self._rate = RateLimiter()
+        self.flood: FloodControl | None = None
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -349,13 +353,58 @@ class FakeBotApi:
         """Answer sends past these rates (one-second windows) with 429; None turns off."""
         self._rate.configure(per_chat_per_second, global_per_second)
 
-    def spend_send(self, chat_id: int) -> None:
+    def enforce_limits(
+        self,
+        global_per_s: int | None = 30,
+        per_chat_per_s: int | None = 1,
+        per_group_per_min: int | None = 20,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> FloodControl:
+        """Enforce Telegram's send limits from now on; returns what is counted (see ``flood``).
+
+        Sends past a limit, and sends made before an earlier ``retry_after`` elapsed, answer
+        429; the returned ``FloodControl`` records every admitted send, every 429 and every
+        unhonoured one. A limit set to None is not enforced. Calling again starts afresh.
+        """
+        self.flood = FloodControl(global_per_s, per_chat_per_s, per_group_per_min, clock=clock)
+        return self.flood
+
+    def stop_enforcing_limits(self) -> None:
+        """Send freely again (the last ``FloodControl`` keeps its records)."""
+        self.flood = None
+
+    def spend_send(self, chat_id: int, method: str = "sendMessage", messages: int = 1) -> None:
         """Count a send to ``chat_id`` against the rate limits, or answer 429."""
         wait = self._rate.check(chat_id)
         if wait is not None:
             self.too_many_requests += 1
             raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+        if self.flood is not None:
+            try:
+                self.flood.admit(chat_id, method, messages)
+            except ApiError:
+                self.too_many_requests += 1
+                raise
         self._rate.record(chat_id)
+
+    def _impose(
+        self,
+        method: str,
+        values: dict[str, Any],
+        files: dict[str, Upload] | None,
+        retry_after: int | None,
+    ) -> None:
+        """Let the flood control hold a chat after an injected 429 to one of its sends."""
+        if self.flood is None or retry_after is None or method.lower() not in SEND_METHODS:
+            return
+        try:
+            ref = Params(values, files).chat_id()
+        except ApiError:
+            return
+        chat = self.find_chat(ref)
+        if chat is not None:
+            self.flood.impose(chat.id, method, retry_after)
 
     async def _weather(self, method: str) -> None:
         if self.weather is None:
@@ -396,6 +445,8 @@ class FakeBotApi:
             result = await handler(self, Params(values, files))
         except ApiError as error:
             call.status, call.description = error.code, error.description
+            if error.code == 429 and not isinstance(error, FloodError):
+                self._impose(name, values, files, error.retry_after)
             return error.code, error.payload()
         except Exception as error:
             # A bug in the fake: answer like Telegram's 500 and keep it for the test to see.

@@ -84,7 +84,8 @@ class TestChat:
     def inbox(self) -> list[BotMessage]:
         """Every message the bot sent here, oldest first, as recorded dicts.
 
-        Keys: ``message_id``, ``chat_id``, ``date``, ``method``, ``text`` (the visible text
+        Keys: ``message_id``, ``chat_id``, ``date``, ``received_at`` (Unix seconds with
+        fractions, when the server accepted the send), ``method``, ``text`` (the visible text
         after HTML parsing, or the caption of a media message, "" when none), ``html`` (the
         text or caption exactly as sent), ``parse_mode``, ``entities``, ``caption``,
         ``reply_markup`` (as sent), ``buttons`` (inline rows of button dicts with ``text`` and
