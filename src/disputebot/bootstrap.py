@@ -112,6 +112,8 @@ async def build(settings: Settings, *, upgrade_sqlite: bool = True) -> App:
         admins=frozenset(settings.admin_ids),
         staff_chat_id=settings.staff_chat_id,
         stats=StatsView(clock, content.catalogs, font=settings.chart_font),
+        reminder_after=settings.review_reminder_after,
+        platform_events=settings.platform_webhooks,
     )
     vault = EvidenceVault(settings.evidence_dir)
     return App(settings, content, engine, uow_factory, vault, service, clock, metrics)

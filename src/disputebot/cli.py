@@ -21,6 +21,7 @@ from disputebot.logs import setup_logging
 from disputebot.ports import OutboxItem, OutboxStatus
 
 if TYPE_CHECKING:
+    from disputebot.bootstrap import App
     from disputebot.store.sender_lock import PgSenderLock
 
 
@@ -82,39 +83,61 @@ async def _telegram(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    lock = _sender_lock(settings)
+    lock, webhook_lock = _sender_lock(settings), _sender_lock(settings, "webhook")
     try:
-        await telegram_runtime(app).run(stop, sender_lock=lock)
+        await telegram_runtime(app).run(stop, sender_lock=lock, webhook_lock=webhook_lock)
     finally:
-        if lock is not None:
-            await lock.close()
+        await _close_locks(lock, webhook_lock)
         await app.close()
     return 0
 
 
-def _sender_lock(settings: Settings) -> PgSenderLock | None:
-    """On PostgreSQL, one sender at a time across processes; SQLite has one process."""
+def _sender_lock(settings: Settings, channel: str = "telegram") -> PgSenderLock | None:
+    """On PostgreSQL, one sender at a time across processes; SQLite has one process. The
+    ``webhook`` channel's only when the platform webhook is configured."""
     if not settings.database_url.startswith("postgresql"):
+        return None
+    if channel == "webhook" and not settings.platform_webhooks:
         return None
     from disputebot.store.sender_lock import PgSenderLock  # noqa: PLC0415
 
-    return PgSenderLock(settings.database_url, "telegram")
+    return PgSenderLock(settings.database_url, channel)
+
+
+async def _webhooks(app: App, stop: asyncio.Event, lock: PgSenderLock | None) -> None:
+    """Deliver the platform webhook events until ``stop`` (at once done when not configured)."""
+    from disputebot.delivery.webhooks import run_webhooks  # noqa: PLC0415
+
+    await run_webhooks(
+        app.settings, app.uow_factory, app.clock, stop, metrics=app.metrics, sender_lock=lock
+    )
+
+
+async def _close_locks(*locks: PgSenderLock | None) -> None:
+    for lock in locks:
+        if lock is not None:
+            await lock.close()
 
 
 @main.command()
 def worker() -> None:
-    """Deliver the outbox to Telegram as a process of its own (stops on SIGTERM or SIGINT).
+    """Deliver the outbox to Telegram as a process of its own (stops on SIGTERM or SIGINT),
+    and the platform webhook events when DISPUTEBOT_PLATFORM_WEBHOOK_URL is set.
 
     Run it beside `disputebot run` with DISPUTEBOT_DELIVERY_IN_PROCESS=false there, or as
     several processes on PostgreSQL, where one sends at a time and the others stand by.
+    Without a bot token it delivers the webhook events only.
     """
     settings = _settings()
-    if settings.bot_token is None:
-        raise click.ClickException("the worker needs DISPUTEBOT_BOT_TOKEN")
-    _run(_worker(settings))
+    telegram = settings.bot_token is not None and bool(settings.bot_token.get_secret_value())
+    if not telegram and not settings.platform_webhooks:
+        raise click.ClickException(
+            "the worker needs DISPUTEBOT_BOT_TOKEN (or DISPUTEBOT_PLATFORM_WEBHOOK_URL)"
+        )
+    _run(_worker(settings, telegram=telegram))
 
 
-async def _worker(settings: Settings) -> int:
+async def _worker(settings: Settings, *, telegram: bool = True) -> int:
     import signal  # noqa: PLC0415
 
     from disputebot.bootstrap import build, telegram_runtime  # noqa: PLC0415
@@ -124,14 +147,34 @@ async def _worker(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    lock = _sender_lock(settings)
+    lock = _sender_lock(settings) if telegram else None
+    webhook_lock = _sender_lock(settings, "webhook")
+    reminders = asyncio.create_task(_reminders(app, stop))
     try:
-        await telegram_runtime(app).run_worker(stop, sender_lock=lock)
+        if telegram:
+            await telegram_runtime(app).run_worker(
+                stop, sender_lock=lock, webhook_lock=webhook_lock
+            )
+        else:
+            await _webhooks(app, stop, webhook_lock)
     finally:
-        if lock is not None:
-            await lock.close()
+        stop.set()
+        await reminders
+        await _close_locks(lock, webhook_lock)
         await app.close()
     return 0
+
+
+async def _reminders(app: App, stop: asyncio.Event) -> None:
+    from disputebot.service.reminders import run_reminders  # noqa: PLC0415
+
+    await run_reminders(
+        app.uow_factory,
+        app.clock,
+        stop,
+        interval=app.settings.review_reminder_after,
+        default_locale=app.settings.default_locale,
+    )
 
 
 @main.command()
@@ -149,6 +192,12 @@ async def _console(settings: Settings, *, user_id: int, jsonl: bool) -> int:
     from disputebot.channels.console.channel import ConsoleChannel  # noqa: PLC0415
 
     app = await build(settings)
+    # The console prints its own chats' messages as it goes; the platform webhook events
+    # (when configured) go out from a worker in the background, polling every second.
+    stop_webhooks = asyncio.Event()
+    webhook_lock = _sender_lock(settings, "webhook")
+    webhooks = asyncio.create_task(_webhooks(app, stop_webhooks, webhook_lock))
+    reminders = asyncio.create_task(_reminders(app, stop_webhooks))
     try:
         channel = ConsoleChannel(
             app.service,
@@ -163,6 +212,10 @@ async def _console(settings: Settings, *, user_id: int, jsonl: bool) -> int:
         )
         await channel.run()
     finally:
+        stop_webhooks.set()
+        await webhooks
+        await reminders
+        await _close_locks(webhook_lock)
         await app.close()
     return 0
 

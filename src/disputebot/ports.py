@@ -31,20 +31,25 @@ if TYPE_CHECKING:
     from disputebot.engine.effects import Say
 
 __all__ = [
+    "WEBHOOK_CHAT",
     "CaseStore",
     "ChatKey",
     "Clock",
     "ConflictError",
+    "Deadline",
+    "Deadlines",
     "Outbox",
     "OutboxItem",
     "OutboxStatus",
     "ReporterStore",
     "Role",
+    "SenderLock",
     "SessionStore",
     "StaffStore",
     "StoredSession",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UnreachableChat",
     "UpdateLog",
 ]
 
@@ -60,6 +65,11 @@ class ChatKey:
     def user_ref(self) -> str:
         """Stable reporter id, e.g. ``telegram:12345``."""
         return f"{self.channel}:{self.chat_id}"
+
+
+WEBHOOK_CHAT = ChatKey("webhook", 0)
+"""The one "chat" of the platform webhook channel (``Outbox.put_event``): every event is
+queued to it, so the claims' one-at-a-time rule per chat delivers the events in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,19 @@ class OutboxItem:
     status: OutboxStatus
     case_id: str | None = None
     last_error: str | None = None
+    # Who holds the item (``Outbox.claim``) and until when; a lease in the past has run out.
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnreachableChat:
+    """A chat the channel refused to deliver to for good (Telegram's 403), as last seen."""
+
+    chat: ChatKey
+    since: datetime
+    error: str
 
 
 class Role(StrEnum):
@@ -201,7 +224,7 @@ class CaseStore(Protocol):
 
     async def purge_finished(self, before: datetime) -> tuple[builtins.list[str], set[str]]:
         """Delete cases finished (not open) and last changed before ``before``, with their
-        evidence rows, audit trail and outbox messages.
+        evidence rows, audit trail, outbox messages and deadlines.
 
         Returns the purged public ids and the stored evidence paths that no remaining case
         refers to (the caller deletes those files once the transaction has committed).
@@ -210,6 +233,16 @@ class CaseStore(Protocol):
 
 
 class Outbox(Protocol):
+    """Messages committed with the change that caused them, delivered later by a worker.
+
+    Delivery goes through claims: ``claim`` hands a worker the oldest pending item of each chat
+    that has none held, leased to that worker until ``now + lease_seconds``; the worker then
+    records the result with ``mark_sent`` / ``mark_failed`` / ``release`` /
+    ``mark_unreachable`` passing its ``worker_id``, and the store applies it only if the item is
+    still that worker's (no one else claimed it after the lease ran out). Without
+    ``worker_id`` these apply unconditionally (single-process tools).
+    """
+
     async def put(
         self,
         chat: ChatKey,
@@ -220,10 +253,43 @@ class Outbox(Protocol):
         case_id: str | None = None,
     ) -> int: ...
 
+    async def put_event(self, payload: str, *, now: datetime, case_id: str | None = None) -> int:
+        """Queue an event for the platform's webhook (``delivery.webhooks``): ``payload`` is
+        the JSON body, POSTed byte for byte, to ``WEBHOOK_CHAT`` (locale ``""``). Events go
+        out one at a time in id order. ``ValueError`` if ``payload`` is not JSON; give the
+        event an ``"event_id"`` to be its idempotency key (else the outbox id is)."""
+        ...
+
+    async def claim(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        worker_id: str,
+        lease_seconds: float,
+        channel: str | None = None,
+    ) -> list[OutboxItem]:
+        """Hold up to ``limit`` due items for ``worker_id`` until ``now + lease_seconds``.
+
+        An item is claimable when it is pending, due, not held under a lease still running,
+        and the oldest pending item of its chat: a chat has at most one item held at a time,
+        and its items go in id order. Oldest due first; only ``channel``'s if given. On
+        PostgreSQL concurrent claims skip each other's rows (``FOR UPDATE SKIP LOCKED``).
+        """
+        ...
+
+    async def next_due(self, *, channel: str | None = None) -> datetime | None:
+        """When the next item becomes claimable (it may be now or past): the earliest, over
+        the oldest pending item of each chat, of its due time or the end of its lease.
+        ``None`` when nothing is pending."""
+        ...
+
     async def due(
         self, now: datetime, limit: int = 100, *, channel: str | None = None
     ) -> list[OutboxItem]:
-        """Pending items whose ``due_at`` has come, oldest first; only ``channel``'s if given."""
+        """Pending items whose ``due_at`` has come, oldest first; only ``channel``'s if given.
+
+        Claims are not looked at: this is for single-process tools and inspection."""
         ...
 
     async def backlog(
@@ -233,15 +299,131 @@ class Outbox(Protocol):
         (by ``created_at``; ``None`` when nothing is pending, never below 0)."""
         ...
 
-    async def mark_sent(self, item_id: int, at: datetime) -> None: ...
+    async def mark_sent(self, item_id: int, at: datetime, *, worker_id: str | None = None) -> bool:
+        """Record the item as delivered. With ``worker_id``, only while the item is pending
+        and held by that worker; returns whether it applied. ``KeyError`` for an unknown id."""
+        ...
 
-    async def mark_failed(self, item_id: int, error: str, *, retry_at: datetime | None) -> None:
-        """Count an attempt; ``retry_at=None`` dead-letters the item."""
+    async def mark_failed(
+        self,
+        item_id: int,
+        error: str,
+        *,
+        retry_at: datetime | None,
+        worker_id: str | None = None,
+    ) -> bool:
+        """Count an attempt and let the claim go; ``retry_at=None`` dead-letters the item.
+        ``worker_id`` as in ``mark_sent``."""
+        ...
+
+    async def release(
+        self,
+        item_id: int,
+        *,
+        worker_id: str,
+        due_at: datetime | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Give a claim back without counting an attempt (a 429, a shutdown, a wait longer
+        than the lease); the item is due again at ``due_at`` (unchanged if ``None``), with
+        ``error`` as its last error if given. Only while ``worker_id`` holds it."""
+        ...
+
+    async def mark_unreachable(
+        self, chat: ChatKey, at: datetime, error: str, *, worker_id: str | None = None
+    ) -> int:
+        """Record that ``chat`` refuses delivery (as of ``at``, with the channel's error) and
+        dead-letter every pending item to it, with ``error``; returns how many. Items held by
+        another worker than ``worker_id`` (when given) are left to that worker."""
+        ...
+
+    async def mark_reachable(self, chat: ChatKey) -> bool:
+        """Forget that ``chat`` was unreachable (the person wrote to the bot again); returns
+        whether it was recorded. Its dead letters stay dead."""
+        ...
+
+    async def unreachable(
+        self, *, channel: str | None = None, limit: int = 100
+    ) -> builtins.list[UnreachableChat]:
+        """Chats recorded as unreachable, most recent first."""
+        ...
+
+    async def revive(self, item_id: int, *, now: datetime) -> bool:
+        """Put a dead letter back in the queue, due at ``now`` with its attempts reset (staff
+        retrying after the cause is fixed); returns whether the item was dead."""
         ...
 
     async def list(
-        self, status: OutboxStatus | None = None, limit: int = 100
-    ) -> list[OutboxItem]: ...
+        self,
+        status: OutboxStatus | None = None,
+        limit: int = 100,
+        *,
+        channel: str | None = None,
+        newest_first: bool = False,
+    ) -> builtins.list[OutboxItem]:
+        """Items by id (oldest first unless ``newest_first``); ``status`` and ``channel``
+        narrow them. ``list(OutboxStatus.DEAD, newest_first=True)`` is the dead-letter view."""
+        ...
+
+
+class SenderLock(Protocol):
+    """Which of several worker processes sends (one at a time), so the bot-wide rate limit
+    holds across processes. PostgreSQL: an advisory lock (``store.sender_lock``)."""
+
+    async def acquire(self) -> bool:
+        """Take the lock if it is free; True when this process holds it (now or already)."""
+        ...
+
+    async def held(self) -> bool:
+        """Whether it is still held (a lost database connection loses it)."""
+        ...
+
+    async def release(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A timer on a case, kept as a row: ``kind`` says what happens when it comes due
+    (``"still_under_review"``: remind the reporter). ``done_at`` is set once it has fired."""
+
+    id: int
+    case_id: str
+    kind: str
+    due_at: datetime
+    created_at: datetime
+    done_at: datetime | None = None
+
+
+class Deadlines(Protocol):
+    """Timers on cases that survive a restart: they are rows written in the unit of work of
+    the change that set them, and fired in the unit of work that records their effect.
+
+    A case has at most one pending deadline of each kind. Firing is claim → act → ``done`` →
+    commit in one unit of work, so a crash before the commit fires the deadline again later and
+    one after it never does.
+    """
+
+    async def schedule(self, case_id: str, kind: str, due_at: datetime, *, now: datetime) -> None:
+        """Set the case's deadline of ``kind`` to ``due_at`` (created at ``now``), replacing
+        any pending one of that case and kind."""
+        ...
+
+    async def cancel(self, case_id: str, kind: str) -> None:
+        """Drop the case's pending deadline of ``kind``, if any (fired ones stay as history)."""
+        ...
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Deadline]:
+        """Up to ``limit`` pending deadlines due at ``now``, oldest due first (ties by id).
+
+        Nothing is changed: the caller marks each one ``done`` in the same unit of work. On
+        PostgreSQL the rows stay locked until then (``FOR UPDATE SKIP LOCKED``), so concurrent
+        claimers in other processes never get the same row.
+        """
+        ...
+
+    async def done(self, deadline_id: int, at: datetime) -> None:
+        """Mark a deadline fired at ``at``. ``KeyError`` for an unknown id."""
+        ...
 
 
 class ReporterStore(Protocol):
@@ -277,6 +459,7 @@ class UnitOfWork(Protocol):
     outbox: Outbox
     reporters: ReporterStore
     staff: StaffStore
+    deadlines: Deadlines
 
     async def __aenter__(self) -> Self: ...
 

@@ -22,6 +22,8 @@ from tests.contract.builders import Database
 TABLES = {
     "case_events",
     "cases",
+    "chats_unreachable",
+    "deadlines",
     "evidence",
     "outbox",
     "processed_updates",
@@ -99,7 +101,7 @@ def test_every_constraint_and_index_is_named() -> None:
 def test_head_needs_no_ini_file() -> None:
     config = migrate.alembic_config()
     assert config.config_file_name is None
-    assert migrate.head() == "0001"
+    assert migrate.head() == "0004"
 
 
 async def test_sqlite_engine_settings_and_missing_folder(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
-"""Delivering the outbox: take due messages, hand them to a sender, record the result.
+"""Delivering the outbox without limits or claims: the console's single-process drain.
 
-This is the single-process drain the console and tests use. Each item is marked sent in its own
-transaction right after the send succeeds, so a crash between the two repeats at most that one
-message (at-least-once).
+``drain_once`` takes what is due, hands each item to a sender and records the result. Each item
+is marked sent in its own transaction right after the send succeeds, so a crash between the two
+repeats at most that one message (at-least-once). Telegram uses ``delivery.worker`` instead,
+which adds claims, leases and the send limits.
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ async def drain_once(
             retry_at = None if give_up else clock.now() + backoff(attempts, exc.retry_after)
             log.warning("outbox item %s to %s failed: %s", item.id, item.chat.user_ref, exc)
             async with uow_factory() as uow:
-                await uow.outbox.mark_failed(item.id, str(exc), retry_at=retry_at)
+                if exc.unreachable:
+                    await uow.outbox.mark_unreachable(item.chat, clock.now(), str(exc))
+                else:
+                    await uow.outbox.mark_failed(item.id, str(exc), retry_at=retry_at)
                 await uow.commit()
             if metrics is not None:
                 metrics.delivery(item.chat.channel, "dead" if give_up else "retry")

@@ -18,6 +18,14 @@ byte for byte with three headers:
 This is the scheme Stripe and GitHub use for theirs (hex HMAC-SHA256 over timestamp and raw
 body); ``verify`` is what a receiver runs, and ``testing.fake_platform`` runs it.
 
+The service queues events with ``Outbox.put_event`` in the unit of work of the change they
+report; ``run_webhooks`` delivers them (inside ``disputebot run``, ``disputebot worker`` and the
+console, when ``DISPUTEBOT_PLATFORM_WEBHOOK_URL`` and ``…_SECRET`` are set) with an outbox
+worker of its own: its own limits (``webhook_config``: 50 a second, no per-chat pacing), its own
+retries, and, since every event goes to the one chat ``WEBHOOK_CHAT``, one event at a time in
+id order: an event the platform refuses for a while holds up the ones after it until it goes
+or is dead-lettered.
+
 Answers map to ``DeliveryError`` here and nowhere else: 2xx is delivered; 408, 429, 5xx, timeouts
 and connection failures are worth retrying, after ``Retry-After`` when the receiver sent one;
 any other answer (other 4xx, and 3xx, which are not followed since a redirected POST loses its
@@ -26,6 +34,7 @@ body) is not.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -34,13 +43,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from disputebot.delivery.limits import Limits, Rate
+from disputebot.delivery.worker import Worker, WorkerConfig
 from disputebot.errors import DeliveryError
-from disputebot.ports import ChatKey, OutboxItem
+from disputebot.metrics import Metrics
+from disputebot.ports import WEBHOOK_CHAT, Clock, OutboxItem, SenderLock, UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from disputebot.config import Settings
 
 __all__ = [
     "CHANNEL",
@@ -49,15 +64,18 @@ __all__ = [
     "TIMESTAMP_HEADER",
     "TOLERANCE",
     "WEBHOOK_CHAT",
+    "WEBHOOK_RATE",
     "WebhookSender",
     "event_id",
     "retry_after",
+    "run_webhooks",
     "sign",
     "verify",
+    "webhook_config",
 ]
 
-CHANNEL = "webhook"
-WEBHOOK_CHAT = ChatKey(CHANNEL, 0)
+CHANNEL = WEBHOOK_CHAT.channel  # "webhook"
+WEBHOOK_RATE = Rate(50, 1.0)  # events a second at most (they go one at a time, in order)
 SIGNATURE_HEADER = "X-Disputebot-Signature"
 TIMESTAMP_HEADER = "X-Disputebot-Timestamp"
 EVENT_ID_HEADER = "X-Disputebot-Event-Id"
@@ -242,3 +260,48 @@ def _refused(where: str, status: int, detail: str, wait: float | None) -> Delive
     # "global" would also pause a worker's other channels.
     scope: Literal["chat"] | None = "chat" if wait is not None else None
     return DeliveryError(message, retryable=True, retry_after=wait, scope=scope)
+
+
+def webhook_config(settings: Settings, *, rate: Rate = WEBHOOK_RATE) -> WorkerConfig:
+    """The webhook worker's settings: ``rate`` in total and for the one chat (Telegram's
+    one a second per chat is not the platform's), the delivery settings' attempts and lease,
+    one send at a time (there is one chat)."""
+    return WorkerConfig(
+        limits=Limits(total=rate, per_chat=rate, per_group=rate),
+        max_attempts=settings.delivery_max_attempts,
+        lease_seconds=settings.delivery_lease_seconds,
+        concurrency=1,
+    )
+
+
+async def run_webhooks(
+    settings: Settings,
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    stop: asyncio.Event,
+    *,
+    wakeup: asyncio.Event | None = None,
+    metrics: Metrics | None = None,
+    sender_lock: SenderLock | None = None,
+    config: WorkerConfig | None = None,
+) -> None:
+    """Deliver the platform webhook events until ``stop`` is set (see the module docstring).
+
+    Returns at once when the webhook is not configured. ``wakeup``: set after events commit,
+    so they go out before the next poll; ``sender_lock``: one sender across processes.
+    """
+    url, secret = settings.platform_webhook_url, settings.platform_webhook_secret
+    if not url or secret is None:
+        return
+    async with WebhookSender(url, secret.get_secret_value()) as sender:
+        worker = Worker(
+            uow_factory,
+            sender.send,
+            clock=clock,
+            channel=CHANNEL,
+            config=config or webhook_config(settings),
+            sender_lock=sender_lock,
+            wakeup=wakeup,
+            metrics=metrics,
+        )
+        await worker.run(stop)

@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import timedelta
 
 from disputebot.cases.ids import new_case_id
+from disputebot.cases.records import Status
 from disputebot.engine import machine
 from disputebot.engine.context import Context, Policies
 from disputebot.engine.effects import FileCase, Finish, Msg, Say
@@ -67,7 +69,12 @@ class BotService:
         admins: frozenset[int] = frozenset(),
         staff_chat_id: int | None = None,
         stats: StatsView | None = None,
+        reminder_after: timedelta | None = None,
+        platform_events: bool = False,
     ) -> None:
+        """``reminder_after``: how long a case may wait on staff before its reporter is told
+        it is still under review (``None`` or zero: never; see ``service.reminders``).
+        ``platform_events``: write case events for the marketplace's webhook to the outbox."""
         self._uow = uow_factory
         self._book = book
         self._policies = policies
@@ -78,7 +85,12 @@ class BotService:
         self._metrics = metrics if metrics is not None else Metrics()
         self._staff_chat_id = staff_chat_id
         self._actions = CaseActions(
-            book, clock, default_locale=locales.default, staff_chat_id=staff_chat_id
+            book,
+            clock,
+            default_locale=locales.default,
+            staff_chat_id=staff_chat_id,
+            reminder_after=reminder_after,
+            platform_events=platform_events,
         )
         self._desk = StaffDesk(book, clock, self._actions, admins=admins, stats=stats)
         self._followup = Followup(self._actions, policies.profile)
@@ -155,6 +167,8 @@ class BotService:
                 return None
             locale = await self._locale(uow, chat, inbound.language_code)
             says, locale = await self._apply(uow, inbound, locale)
+            # Someone who writes again has unblocked the bot; a no-op for everyone else.
+            await uow.outbox.mark_reachable(chat)
             if inbound.event_id is not None:
                 for event_id in (inbound.event_id, *inbound.also_ids):
                     if event_id == inbound.event_id or not await uow.updates.seen(
@@ -301,6 +315,17 @@ class BotService:
         now = self._clock.now()
         case = filing.new_case(action, self._case_ids(), chat.user_ref, now)
         await uow.cases.add(case, filing.filed_event(case))
+        await self._actions.track_reminder(uow, case.public_id, Status.SUBMITTED)
+        await self._actions.platform_event(
+            uow,
+            "case.filed",
+            case.public_id,
+            status=Status.SUBMITTED,
+            previous=None,
+            account_key=case.account_key,
+            category=case.category,
+            actor_role="reporter",
+        )
         receipt = filing.receipt(case, self._category_label(action, case.category))
         await uow.outbox.put(chat, receipt, locale, now=now, case_id=case.public_id)
         summary = Msg(

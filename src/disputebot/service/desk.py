@@ -113,7 +113,7 @@ class StaffDesk:
         if event.name == "staff":
             return DeskAnswer([await self._staff_command(uow, actor, event.args)])
         if event.name == "deadletters":
-            items = await uow.outbox.list(OutboxStatus.DEAD, 20)
+            items = await uow.outbox.list(OutboxStatus.DEAD, 20, newest_first=True)
             return DeskAnswer([cards.dead_letters(items)])
         if self._stats is None:
             return DeskAnswer([Say((Msg("staff.stats.unavailable"),))])

@@ -2,15 +2,19 @@
 
 Everything happens in the caller's unit of work, so a status change and the messages it sends
 (to the reporter, to the assignee, to the staff group) commit together or not at all: the
-transactional outbox of DESIGN §4. Who may act is decided by ``cases.lifecycle``; this module
+transactional outbox of DESIGN §4. The case's "still under review" deadline is set or dropped
+in the same transaction. Who may act is decided by ``cases.lifecycle``; this module
 only carries the decision out.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from disputebot.cases import lifecycle
@@ -34,6 +38,12 @@ _REPORTER_NEWS = {
     Action.REOPEN: N_("notify.reopened"),
     Action.CLOSE: N_("notify.closed"),
 }
+
+# The deadline that reminds a reporter their case is still being looked at (see
+# ``service.reminders``). It runs while staff hold the case: not while the reporter is the one
+# awaited, and not once the case is finished.
+REMINDER_KIND = "still_under_review"
+REMIND_WHILE: frozenset[Status] = frozenset({Status.SUBMITTED, Status.IN_REVIEW, Status.ESCALATED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +81,17 @@ class CaseActions:
         *,
         default_locale: str,
         staff_chat_id: int | None = None,
+        reminder_after: timedelta | None = None,
+        platform_events: bool = False,
     ) -> None:
+        """``reminder_after``: how long a case may wait on staff before its reporter is told
+        it is still under review (``None`` or zero: never)."""
         self._book = book
         self._clock = clock
         self._default_locale = default_locale
         self._staff_chat_id = staff_chat_id
+        self._reminder_after = reminder_after if reminder_after else None
+        self._platform_events = platform_events
 
     async def act(
         self,
@@ -118,10 +134,73 @@ class CaseActions:
             first_response=staff and action is not Action.NOTE,
         )
         await uow.cases.apply(case.public_id, change)
+        if to is not case.status:
+            await self.track_reminder(uow, case.public_id, to)
+        if action is not Action.NOTE:  # internal notes stay internal
+            await self.platform_event(
+                uow,
+                f"case.{action.value}",
+                case.public_id,
+                status=to,
+                previous=case.status,
+                account_key=case.account_key,
+                category=case.category,
+                actor_role=actor.role.value,
+                decision=change.decision,
+            )
         await self._tell_reporter(uow, case, action, actor, note=note, detail=detail, to=to)
         await self._tell_staff(uow, case, action, actor, assignee)
         log.info("case %s: %s by %s (%s → %s)", case.public_id, action, actor.ref, case.status, to)
         return to
+
+    async def track_reminder(self, uow: UnitOfWork, case_id: str, status: Status) -> None:
+        """The case has just entered ``status`` (or been filed): restart its "still under
+        review" deadline while staff hold it, drop it otherwise. In the caller's unit of work,
+        so the deadline commits with the change."""
+        if status not in REMIND_WHILE:
+            await uow.deadlines.cancel(case_id, REMINDER_KIND)
+        elif self._reminder_after is not None:
+            now = self._clock.now()
+            await uow.deadlines.schedule(
+                case_id, REMINDER_KIND, now + self._reminder_after, now=now
+            )
+
+    async def platform_event(
+        self,
+        uow: UnitOfWork,
+        kind: str,
+        case_id: str,
+        *,
+        status: Status,
+        previous: Status | None,
+        account_key: str,
+        category: str,
+        actor_role: str,
+        decision: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Tell the marketplace's enforcement system, through the outbox, in this transaction.
+
+        The event names the account and the decision, never the reporter: the platform looks
+        the case up by its id if it needs more. ``event_id`` stays the same on every retry.
+        """
+        if not self._platform_events:
+            return
+        now = self._clock.now()
+        payload: dict[str, Any] = {
+            "event_id": uuid.uuid4().hex,
+            "type": kind,
+            "case_id": case_id,
+            "status": status.value,
+            "previous_status": None if previous is None else previous.value,
+            "at": now.isoformat(),
+            "actor_role": actor_role,
+            "account_key": account_key,
+            "category": category,
+        }
+        if decision is not None:
+            payload["decision"] = dict(decision)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        await uow.outbox.put_event(body, now=now, case_id=case_id)
 
     async def announce(self, uow: UnitOfWork, case_id: str, channel: str, summary: Msg) -> None:
         """A new case, to the staff group, with buttons to open or take it."""

@@ -1,4 +1,6 @@
-"""``SqlCaseStore``: cases with their evidence and audit trail, and the abuse-check facts.
+"""``SqlCaseStore``: cases with their evidence and audit trail, the abuse-check facts, and the
+staff review queries (queue, track record, ``/stats`` times), which select columns instead of
+loading whole cases.
 
 Part of ``disputebot.store.repositories`` (which re-exports it), kept apart for size. The same
 habits hold: a duplicate public id becomes ``ConflictError`` through a SAVEPOINT, times are
@@ -8,23 +10,47 @@ checked for a zone before any SQL runs, and reads use ``populate_existing``.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from disputebot.cases.records import OPEN_STATUSES, CaseEvent, CaseRecord, NewCase, Status
+from disputebot.cases.records import (
+    OPEN_STATUSES,
+    CaseChange,
+    CaseEvent,
+    CaseRecord,
+    CaseSummary,
+    CaseTimes,
+    NewCase,
+    QueueFilter,
+    Status,
+    TrackRecord,
+)
 from disputebot.policy.abuse import ReporterFacts
 from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ConflictError
 from disputebot.store.models import (
     CaseEventRow,
     CaseRow,
+    DeadlineRow,
     EvidenceRow,
     OutboxRow,
+    UTCDateTime,
     require_aware,
 )
 
@@ -36,17 +62,17 @@ FALSE_REPORT_KIND = "rejected:false_report"
 REPORT_WINDOW = timedelta(hours=24)
 
 
-def _evidence_row(position: int, item: EvidenceFile) -> EvidenceRow:
-    return EvidenceRow(
-        position=position,
-        sha256=item.sha256,
-        size=item.size,
-        mime=item.mime,
-        name=item.name,
-        stored_path=item.stored_path,
-        file_id=item.file_id,
-        declared_mime=item.declared_mime,
-    )
+def _evidence_values(position: int, item: EvidenceFile) -> dict[str, Any]:
+    return {
+        "position": position,
+        "sha256": item.sha256,
+        "size": item.size,
+        "mime": item.mime,
+        "name": item.name,
+        "stored_path": item.stored_path,
+        "file_id": item.file_id,
+        "declared_mime": item.declared_mime,
+    }
 
 
 def _event_values(event: CaseEvent) -> dict[str, Any]:
@@ -98,7 +124,59 @@ def _record(row: CaseRow) -> CaseRecord:
             for e in row.events
         ),
         answers=row.answers,
+        assignee=row.assignee,
+        decision=row.decision,
+        first_response_at=row.first_response_at,
+        decided_at=row.decided_at,
     )
+
+
+def _outcome(decision: Mapping[str, Any]) -> str | None:
+    # The decision's "outcome" key, copied to its own column for indexed counts.
+    outcome = decision.get("outcome")
+    return outcome if isinstance(outcome, str) and outcome else None
+
+
+_STATUSES = {status.value: status for status in Status}
+
+# The columns of a ``CaseSummary``, selected as such: lists of cases load no ORM objects.
+_SUMMARY_COLUMNS = (
+    CaseRow.public_id,
+    CaseRow.status,
+    CaseRow.category,
+    CaseRow.account_key,
+    CaseRow.reporter_id,
+    CaseRow.assignee,
+    CaseRow.created_at,
+    CaseRow.updated_at,
+)
+
+
+def _summary(row: Any) -> CaseSummary:
+    return CaseSummary(
+        public_id=row.public_id,
+        status=Status(row.status),
+        category=row.category,
+        account_key=row.account_key,
+        reporter_id=row.reporter_id,
+        assignee=row.assignee,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _queue_conditions(where: QueueFilter) -> list[ColumnElement[bool]]:
+    statuses = where.statuses or OPEN_STATUSES
+    conditions: list[ColumnElement[bool]] = [CaseRow.status.in_(sorted(s.value for s in statuses))]
+    if where.category is not None:
+        conditions.append(CaseRow.category == where.category)
+    if where.older_than is not None:
+        conditions.append(CaseRow.created_at < require_aware(where.older_than))
+    if where.assignee is not None:
+        conditions.append(CaseRow.assignee == where.assignee)
+    if where.unassigned:
+        conditions.append(CaseRow.assignee.is_(None))
+    return conditions
 
 
 class SqlCaseStore:
@@ -124,7 +202,10 @@ class SqlCaseStore:
             attestation=case.attestation,
             created_at=case.created_at,
             updated_at=case.created_at,
-            evidence=[_evidence_row(i, item) for i, item in enumerate(case.evidence)],
+            decision={},
+            evidence=[
+                EvidenceRow(**_evidence_values(i, item)) for i, item in enumerate(case.evidence)
+            ],
             events=[CaseEventRow(**_event_values(first_event))],
         )
         try:
@@ -192,26 +273,159 @@ class SqlCaseStore:
         )
 
     async def transition(self, public_id: str, to: Status, event: CaseEvent) -> None:
-        require_aware(event.at)
+        await self.apply(public_id, CaseChange(event=event, to=to))
+
+    async def apply(self, public_id: str, change: CaseChange) -> None:
+        event = change.event
+        at = require_aware(event.at)
         case_id = await self._session.scalar(
             select(CaseRow.id).where(CaseRow.public_id == public_id)
         )
         if case_id is None:
             raise KeyError(public_id)
-        change = update(CaseRow).where(CaseRow.id == case_id)
+        values: dict[str, Any] = {"updated_at": at}
+        if change.to is not None:
+            values["status"] = change.to.value
+            if change.to not in OPEN_STATUSES:
+                # Only leaving review decides; closing a decided case keeps its decision time.
+                values["decided_at"] = case(
+                    (
+                        CaseRow.status.in_([s.value for s in OPEN_STATUSES]),
+                        literal(at, UTCDateTime()),
+                    ),
+                    else_=CaseRow.decided_at,
+                )
+        if change.set_assignee:
+            values["assignee"] = change.assignee
+        if change.decision is not None:
+            values["decision"] = dict(change.decision)
+            values["outcome"] = _outcome(change.decision)
+        if change.first_response:
+            # In the UPDATE itself, so two first responses racing keep the earlier one.
+            values["first_response_at"] = func.coalesce(
+                CaseRow.first_response_at, literal(at, UTCDateTime())
+            )
+        statement = update(CaseRow).where(CaseRow.id == case_id)
         if event.from_status is not None:
             # Optimistic: two staff acting on one case at once cannot both move it.
-            change = change.where(CaseRow.status == event.from_status.value)
+            statement = statement.where(CaseRow.status == event.from_status.value)
         result = await self._session.execute(
-            change.values(status=to.value, updated_at=event.at).execution_options(
-                synchronize_session=False
-            )
+            statement.values(**values).execution_options(synchronize_session=False)
         )
         if getattr(result, "rowcount", 1) != 1:
             raise ConflictError(f"case {public_id} is no longer {event.from_status}")
+        if change.evidence:
+            # After the UPDATE, which holds the case row's lock on PostgreSQL: a concurrent
+            # change to the same case waits, then sees these positions as taken.
+            last = await self._session.scalar(
+                select(func.max(EvidenceRow.position)).where(EvidenceRow.case_id == case_id)
+            )
+            first = 0 if last is None else last + 1
+            await self._session.execute(
+                insert(EvidenceRow),
+                [
+                    {"case_id": case_id, **_evidence_values(first + i, item)}
+                    for i, item in enumerate(change.evidence)
+                ],
+            )
         await self._session.execute(
             insert(CaseEventRow).values(case_id=case_id, **_event_values(event))
         )
+
+    async def queue(
+        self, where: QueueFilter, *, offset: int = 0, limit: int = 10
+    ) -> tuple[builtins.list[CaseSummary], int]:
+        # Plain column filters and created_at order: (status, created_at) serves the open
+        # queue, (assignee, status) one reviewer's. Count and page are two cheap queries.
+        conditions = _queue_conditions(where)
+        total = await self._session.scalar(select(func.count(CaseRow.id)).where(*conditions))
+        page = await self._session.execute(
+            select(*_SUMMARY_COLUMNS)
+            .where(*conditions)
+            .order_by(CaseRow.created_at, CaseRow.id)
+            .offset(max(offset, 0))
+            .limit(max(limit, 0))
+        )
+        return [_summary(row) for row in page], int(total or 0)
+
+    async def track_record(self, reporter_id: str) -> TrackRecord:
+        # The rejection that stands is the case's newest event into ``rejected``: a case
+        # rejected as false, reopened and then rejected as a duplicate is not a false report.
+        standing_rejection = (
+            select(CaseEventRow.kind)
+            .where(
+                CaseEventRow.case_id == CaseRow.id,
+                CaseEventRow.to_status == Status.REJECTED.value,
+            )
+            .order_by(CaseEventRow.at.desc(), CaseEventRow.id.desc())
+            .limit(1)
+            .correlate(CaseRow)
+            .scalar_subquery()
+        )
+        rejected = CaseRow.outcome == Status.REJECTED.value
+        filed, upheld, rejected_count, rejected_false = (
+            await self._session.execute(
+                select(
+                    func.count(CaseRow.id),
+                    func.count(case((CaseRow.outcome == Status.UPHELD.value, 1))),
+                    func.count(case((rejected, 1))),
+                    func.count(case((rejected & (standing_rejection == FALSE_REPORT_KIND), 1))),
+                ).where(CaseRow.reporter_id == reporter_id)
+            )
+        ).one()
+        return TrackRecord(
+            filed=int(filed),
+            upheld=int(upheld),
+            rejected=int(rejected_count),
+            rejected_false=int(rejected_false),
+        )
+
+    async def against_account(
+        self, account_key: str, *, exclude: str | None = None, limit: int = 10
+    ) -> builtins.list[CaseSummary]:
+        statement = select(*_SUMMARY_COLUMNS).where(CaseRow.account_key == account_key)
+        if exclude is not None:
+            statement = statement.where(CaseRow.public_id != exclude)
+        rows = await self._session.execute(
+            statement.order_by(CaseRow.created_at.desc(), CaseRow.id.desc()).limit(max(limit, 0))
+        )
+        return [_summary(row) for row in rows]
+
+    async def count_upheld(self, account_key: str) -> int:
+        found = await self._session.scalar(
+            select(func.count(CaseRow.id)).where(
+                CaseRow.account_key == account_key, CaseRow.outcome == Status.UPHELD.value
+            )
+        )
+        return int(found or 0)
+
+    async def times_since(self, since: datetime) -> builtins.list[CaseTimes]:
+        # Columns only: /stats reads every recent case, and loading ORM objects is far slower.
+        since = require_aware(since)
+        rows = await self._session.execute(
+            select(
+                CaseRow.public_id,
+                CaseRow.status,
+                CaseRow.created_at,
+                CaseRow.first_response_at,
+                CaseRow.decided_at,
+                CaseRow.assignee,
+            )
+            .where(
+                or_(
+                    CaseRow.created_at >= since,
+                    CaseRow.status.in_(sorted(s.value for s in OPEN_STATUSES)),
+                )
+            )
+            .order_by(CaseRow.created_at, CaseRow.id)
+        )
+        # Positional unpacking and a dict for the status: on 10,000 rows, named access and
+        # Status(...) calls cost as much as the query.
+        statuses = _STATUSES
+        return [
+            CaseTimes(public_id, statuses[status], created_at, first_response_at, decided_at, who)
+            for public_id, status, created_at, first_response_at, decided_at, who in rows
+        ]
 
     async def purge_finished(self, before: datetime) -> tuple[builtins.list[str], set[str]]:
         require_aware(before)
@@ -240,6 +454,7 @@ class SqlCaseStore:
         await self._session.execute(delete(EvidenceRow).where(EvidenceRow.case_id.in_(ids)))
         await self._session.execute(delete(CaseEventRow).where(CaseEventRow.case_id.in_(ids)))
         await self._session.execute(delete(OutboxRow).where(OutboxRow.case_id.in_(public_ids)))
+        await self._session.execute(delete(DeadlineRow).where(DeadlineRow.case_id.in_(public_ids)))
         await self._session.execute(delete(CaseRow).where(CaseRow.id.in_(ids)))
         still_used = set(
             (

@@ -37,6 +37,8 @@ __all__ = [
     "Base",
     "CaseEventRow",
     "CaseRow",
+    "ChatUnreachableRow",
+    "DeadlineRow",
     "EvidenceRow",
     "OutboxRow",
     "ProcessedUpdateRow",
@@ -157,6 +159,9 @@ class CaseRow(Base):
         Index(None, "reporter_id", "created_at"),
         Index(None, "account_key", "status"),
         Index(None, "status", "created_at"),
+        # The staff queue by assignee, and /check's count of upheld reports per account.
+        Index(None, "assignee", "status"),
+        Index(None, "account_key", "outcome"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -173,6 +178,13 @@ class CaseRow(Base):
     attestation: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    # The recorded decision (``{}`` when none); ``outcome`` repeats its "outcome" key as a
+    # column so counts by outcome can use an index.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    decision: Mapped[dict[str, Any]]
+    first_response_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
 
     evidence: Mapped[list[EvidenceRow]] = relationship(
         order_by=lambda: EvidenceRow.position,
@@ -222,10 +234,18 @@ class CaseEventRow(Base):
 
 
 class OutboxRow(Base):
-    """A message waiting to be delivered (transactional outbox)."""
+    """A message waiting to be delivered (transactional outbox).
+
+    ``claimed_by`` and ``lease_until`` say which worker holds it and until when (see
+    ``ports.Outbox.claim``); the (channel, chat_id, status, id) index finds a chat's oldest
+    pending item, which is the only one of the chat a worker may claim.
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index(None, "status", "due_at"),)
+    __table_args__ = (
+        Index(None, "status", "due_at"),
+        Index(None, "channel", "chat_id", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(32))
@@ -240,3 +260,40 @@ class OutboxRow(Base):
     due_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]
+
+
+class DeadlineRow(Base):
+    """A timer on a case (``ports.Deadlines``); pending while ``done_at`` is NULL.
+
+    At most one pending row per (case_id, kind), kept so by the store rather than a constraint
+    (only a partial index could say "unique among pending rows", and each backend spells those
+    differently). (done_at, due_at) finds the due pending rows; (case_id, kind) finds a case's
+    rows to replace, cancel or purge.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        Index(None, "done_at", "due_at"),
+        Index(None, "case_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The case's public id, as in the outbox: no foreign key, purging deletes the rows.
+    case_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class ChatUnreachableRow(Base):
+    """A chat the channel refused to deliver to for good (Telegram's 403), as last seen."""
+
+    __tablename__ = "chats_unreachable"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    since: Mapped[datetime] = mapped_column(index=True)
+    error: Mapped[str] = mapped_column(Text)

@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from disputebot.ports import (
     CaseStore,
     Clock,
+    Deadlines,
     Outbox,
     ReporterStore,
     SessionStore,
     StaffStore,
     UpdateLog,
 )
+from disputebot.store.deadlines import SqlDeadlines
 from disputebot.store.repositories import (
     SqlCaseStore,
     SqlOutbox,
@@ -45,6 +47,7 @@ class SqlUnitOfWork:
     outbox: Outbox
     reporters: ReporterStore
     staff: StaffStore
+    deadlines: Deadlines
 
     def __init__(
         self,
@@ -72,6 +75,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(session)
         self.reporters = SqlReporterStore(session)
         self.staff = SqlStaffStore(session)
+        self.deadlines = SqlDeadlines(session)
         return self
 
     async def __aexit__(

@@ -22,13 +22,27 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from disputebot.cases.records import OPEN_STATUSES, CaseEvent, CaseRecord, NewCase, Status
+from disputebot.cases.records import (
+    OPEN_STATUSES,
+    CaseChange,
+    CaseEvent,
+    CaseRecord,
+    CaseSummary,
+    CaseTimes,
+    NewCase,
+    QueueFilter,
+    Status,
+    TrackRecord,
+)
 from disputebot.engine.effects import Say, say_to_json
 from disputebot.policy.abuse import ReporterFacts
 from disputebot.ports import (
+    WEBHOOK_CHAT,
     CaseStore,
     ChatKey,
     ConflictError,
+    Deadline,
+    Deadlines,
     Outbox,
     OutboxItem,
     OutboxStatus,
@@ -37,6 +51,7 @@ from disputebot.ports import (
     SessionStore,
     StaffStore,
     StoredSession,
+    UnreachableChat,
     UpdateLog,
 )
 
@@ -78,8 +93,11 @@ class _State:
     last_case_id: int = 0
     outbox: dict[int, OutboxItem] = field(default_factory=dict)
     last_outbox_id: int = 0
+    unreachable: dict[ChatKey, tuple[datetime, str]] = field(default_factory=dict)
     reporters: dict[ChatKey, _Reporter] = field(default_factory=dict)
     staff: dict[ChatKey, tuple[Role, datetime]] = field(default_factory=dict)
+    deadlines: dict[int, Deadline] = field(default_factory=dict)
+    last_deadline_id: int = 0
 
 
 class MemoryDatabase:
@@ -247,19 +265,127 @@ class MemoryCaseStore:
         return await _purge_finished(self._tx, before)
 
     async def transition(self, public_id: str, to: Status, event: CaseEvent) -> None:
-        event = _event(event)
+        await self.apply(public_id, CaseChange(event=event, to=to))
+
+    async def apply(self, public_id: str, change: CaseChange) -> None:
+        event = _event(change.event)
         cases = self._tx.state.cases
         if public_id not in cases:
             raise KeyError(public_id)
         row_id, record = cases[public_id]
         if event.from_status is not None and record.status != event.from_status:
             raise ConflictError(f"case {public_id} is no longer {event.from_status}")
-        cases[public_id] = (
-            row_id,
-            dataclasses.replace(
-                record, status=to, updated_at=event.at, events=(*record.events, event)
-            ),
+        updated = dataclasses.replace(
+            record,
+            updated_at=event.at,
+            evidence=(*record.evidence, *change.evidence),
+            events=(*record.events, event),
         )
+        if change.to is not None:
+            updated = dataclasses.replace(updated, status=change.to)
+            if change.to not in OPEN_STATUSES and record.status in OPEN_STATUSES:
+                updated = dataclasses.replace(updated, decided_at=event.at)
+        if change.set_assignee:
+            updated = dataclasses.replace(updated, assignee=change.assignee)
+        if change.decision is not None:
+            updated = dataclasses.replace(updated, decision=_json_copy(dict(change.decision)))
+        if change.first_response and updated.first_response_at is None:
+            updated = dataclasses.replace(updated, first_response_at=event.at)
+        cases[public_id] = (row_id, updated)
+
+    async def queue(
+        self, where: QueueFilter, *, offset: int = 0, limit: int = 10
+    ) -> tuple[builtins.list[CaseSummary], int]:
+        statuses = where.statuses or OPEN_STATUSES
+        older_than = None if where.older_than is None else _utc(where.older_than)
+        found = [
+            (row_id, record)
+            for row_id, record in self._tx.state.cases.values()
+            if record.status in statuses
+            and (where.category is None or record.category == where.category)
+            and (older_than is None or record.created_at < older_than)
+            and (where.assignee is None or record.assignee == where.assignee)
+            and (not where.unassigned or record.assignee is None)
+        ]
+        found.sort(key=lambda row: (row[1].created_at, row[0]))
+        offset = max(offset, 0)
+        page = found[offset : offset + max(limit, 0)]
+        return [_summary(record) for _, record in page], len(found)
+
+    async def track_record(self, reporter_id: str) -> TrackRecord:
+        mine = [r for _, r in self._tx.state.cases.values() if r.reporter_id == reporter_id]
+        rejected = [r for r in mine if _outcome(r) == Status.REJECTED]
+        return TrackRecord(
+            filed=len(mine),
+            upheld=sum(1 for r in mine if _outcome(r) == Status.UPHELD),
+            rejected=len(rejected),
+            rejected_false=sum(1 for r in rejected if _standing_rejection(r) == FALSE_REPORT_KIND),
+        )
+
+    async def against_account(
+        self, account_key: str, *, exclude: str | None = None, limit: int = 10
+    ) -> builtins.list[CaseSummary]:
+        found = [
+            (row_id, record)
+            for row_id, record in self._tx.state.cases.values()
+            if record.account_key == account_key and record.public_id != exclude
+        ]
+        found.sort(key=lambda row: (row[1].created_at, row[0]), reverse=True)
+        return [_summary(record) for _, record in found[: max(limit, 0)]]
+
+    async def count_upheld(self, account_key: str) -> int:
+        return sum(
+            1
+            for _, record in self._tx.state.cases.values()
+            if record.account_key == account_key and _outcome(record) == Status.UPHELD
+        )
+
+    async def times_since(self, since: datetime) -> builtins.list[CaseTimes]:
+        since = _utc(since)
+        found = sorted(
+            (
+                (row_id, record)
+                for row_id, record in self._tx.state.cases.values()
+                if record.created_at >= since or record.status in OPEN_STATUSES
+            ),
+            key=lambda row: (row[1].created_at, row[0]),
+        )
+        return [
+            CaseTimes(
+                public_id=r.public_id,
+                status=r.status,
+                created_at=r.created_at,
+                first_response_at=r.first_response_at,
+                decided_at=r.decided_at,
+                assignee=r.assignee,
+            )
+            for _, r in found
+        ]
+
+
+def _outcome(record: CaseRecord) -> str | None:
+    # What SQL keeps in the ``outcome`` column: the decision's "outcome" key.
+    outcome = record.decision.get("outcome")
+    return outcome if isinstance(outcome, str) and outcome else None
+
+
+def _standing_rejection(record: CaseRecord) -> str | None:
+    # The kind of the newest event into ``rejected`` (ties: the later one), as SQL picks it.
+    rejections = [e for e in _fresh(record).events if e.to_status == Status.REJECTED]
+    return rejections[-1].kind if rejections else None
+
+
+def _summary(record: CaseRecord) -> CaseSummary:
+    return CaseSummary(
+        public_id=record.public_id,
+        status=record.status,
+        category=record.category,
+        account_key=record.account_key,
+        reporter_id=record.reporter_id,
+        assignee=record.assignee,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
 
 
 async def _purge_finished(tx: _Transaction, before: datetime) -> tuple[list[str], set[str]]:
@@ -274,6 +400,7 @@ async def _purge_finished(tx: _Transaction, before: datetime) -> tuple[list[str]
     for public_id in gone:
         del state.cases[public_id]
     state.outbox = {k: v for k, v in state.outbox.items() if v.case_id not in set(gone)}
+    state.deadlines = {k: v for k, v in state.deadlines.items() if v.case_id not in set(gone)}
     still_used = {e.stored_path for _, record in state.cases.values() for e in record.evidence}
     return gone, paths - still_used
 
@@ -284,12 +411,13 @@ def _fresh(record: CaseRecord) -> CaseRecord:
         record,
         account=_json_copy(record.account),
         answers=_json_copy(record.answers),
+        decision=_json_copy(record.decision),
         events=tuple(sorted(record.events, key=lambda e: e.at)),
     )
 
 
 class MemoryOutbox:
-    """``Outbox`` on a dict keyed by increasing ids."""
+    """``Outbox`` on a dict keyed by increasing ids, with the SQL store's claim rules."""
 
     def __init__(self, tx: _Transaction) -> None:
         self._tx = tx
@@ -303,13 +431,25 @@ class MemoryOutbox:
         now: datetime,
         case_id: str | None = None,
     ) -> int:
+        return self._add(chat, say_to_json(say), locale, now=now, case_id=case_id)
+
+    async def put_event(self, payload: str, *, now: datetime, case_id: str | None = None) -> int:
+        try:
+            json.loads(payload)  # as the SQL store
+        except ValueError as exc:
+            raise ValueError(f"an event payload must be JSON: {exc}") from None
+        return self._add(WEBHOOK_CHAT, payload, "", now=now, case_id=case_id)
+
+    def _add(
+        self, chat: ChatKey, payload: str, locale: str, *, now: datetime, case_id: str | None
+    ) -> int:
         state = self._tx.state
         now = _utc(now)
         state.last_outbox_id += 1
         item = OutboxItem(
             id=state.last_outbox_id,
             chat=chat,
-            payload=say_to_json(say),
+            payload=payload,
             locale=locale,
             created_at=now,
             due_at=now,
@@ -319,6 +459,47 @@ class MemoryOutbox:
         )
         state.outbox[item.id] = item
         return item.id
+
+    def _heads(self, channel: str | None) -> list[OutboxItem]:
+        """The oldest pending item of each chat (on ``channel``)."""
+        heads: dict[ChatKey, OutboxItem] = {}
+        for item in sorted(self._tx.state.outbox.values(), key=lambda i: i.id):
+            if item.status != OutboxStatus.PENDING or item.chat in heads:
+                continue
+            if channel is None or item.chat.channel == channel:
+                heads[item.chat] = item
+        return list(heads.values())
+
+    async def claim(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        worker_id: str,
+        lease_seconds: float,
+        channel: str | None = None,
+    ) -> list[OutboxItem]:
+        now = _utc(now)
+        free = [
+            item
+            for item in self._heads(channel)
+            if item.due_at <= now and (item.lease_until is None or item.lease_until <= now)
+        ]
+        free.sort(key=lambda item: (item.due_at, item.id))
+        until = now + timedelta(seconds=lease_seconds)
+        claimed = []
+        for item in free[: max(limit, 0)]:
+            held = dataclasses.replace(item, claimed_by=worker_id, lease_until=until)
+            self._tx.state.outbox[item.id] = held
+            claimed.append(held)
+        return claimed
+
+    async def next_due(self, *, channel: str | None = None) -> datetime | None:
+        times = [
+            max(item.due_at, item.lease_until) if item.lease_until else item.due_at
+            for item in self._heads(channel)
+        ]
+        return min(times, default=None)
 
     async def due(
         self, now: datetime, limit: int = 100, *, channel: str | None = None
@@ -348,32 +529,132 @@ class MemoryOutbox:
             return 0, None
         return len(pending), max(0.0, (now - min(pending)).total_seconds())
 
-    async def mark_sent(self, item_id: int, at: datetime) -> None:
-        _utc(at)
-        item = self._item(item_id)
-        self._tx.state.outbox[item_id] = dataclasses.replace(item, status=OutboxStatus.SENT)
+    async def mark_sent(self, item_id: int, at: datetime, *, worker_id: str | None = None) -> bool:
+        at = _utc(at)
+        return self._settle(
+            item_id, worker_id, status=OutboxStatus.SENT, sent_at=at, lease_until=None
+        )
 
-    async def mark_failed(self, item_id: int, error: str, *, retry_at: datetime | None) -> None:
+    async def mark_failed(
+        self,
+        item_id: int,
+        error: str,
+        *,
+        retry_at: datetime | None,
+        worker_id: str | None = None,
+    ) -> bool:
         if retry_at is not None:
             retry_at = _utc(retry_at)
         item = self._item(item_id)
-        failed = dataclasses.replace(item, attempts=item.attempts + 1, last_error=error)
+        changes: dict[str, Any] = {
+            "attempts": item.attempts + 1,
+            "last_error": error,
+            "claimed_by": None,
+            "lease_until": None,
+        }
         if retry_at is None:
-            failed = dataclasses.replace(failed, status=OutboxStatus.DEAD)
+            changes["status"] = OutboxStatus.DEAD
         else:
-            failed = dataclasses.replace(failed, due_at=retry_at)
-        self._tx.state.outbox[item_id] = failed
+            changes["due_at"] = retry_at
+        return self._settle(item_id, worker_id, **changes)
 
-    async def list(self, status: OutboxStatus | None = None, limit: int = 100) -> list[OutboxItem]:
+    async def release(
+        self,
+        item_id: int,
+        *,
+        worker_id: str,
+        due_at: datetime | None = None,
+        error: str | None = None,
+    ) -> bool:
+        changes: dict[str, Any] = {"claimed_by": None, "lease_until": None}
+        if due_at is not None:
+            changes["due_at"] = _utc(due_at)
+        if error is not None:
+            changes["last_error"] = error
+        return self._settle(item_id, worker_id, **changes)
+
+    async def mark_unreachable(
+        self, chat: ChatKey, at: datetime, error: str, *, worker_id: str | None = None
+    ) -> int:
+        at = _utc(at)
+        state = self._tx.state
+        state.unreachable[chat] = (at, error)
+        dead = 0
+        for item in list(state.outbox.values()):
+            if item.chat != chat or item.status != OutboxStatus.PENDING:
+                continue
+            held_elsewhere = (
+                worker_id is not None
+                and item.claimed_by is not None
+                and item.claimed_by != worker_id
+                and item.lease_until is not None
+                and item.lease_until > at
+            )
+            if held_elsewhere:
+                continue
+            state.outbox[item.id] = dataclasses.replace(
+                item, status=OutboxStatus.DEAD, last_error=error, claimed_by=None, lease_until=None
+            )
+            dead += 1
+        return dead
+
+    async def mark_reachable(self, chat: ChatKey) -> bool:
+        return self._tx.state.unreachable.pop(chat, None) is not None
+
+    async def unreachable(
+        self, *, channel: str | None = None, limit: int = 100
+    ) -> list[UnreachableChat]:
+        found = [
+            UnreachableChat(chat, since, error)
+            for chat, (since, error) in self._tx.state.unreachable.items()
+            if channel is None or chat.channel == channel
+        ]
+        found.sort(key=lambda u: (-u.since.timestamp(), u.chat.channel, u.chat.chat_id))
+        return found[: max(limit, 0)]
+
+    async def revive(self, item_id: int, *, now: datetime) -> bool:
+        now = _utc(now)
+        item = self._item(item_id)
+        if item.status != OutboxStatus.DEAD:
+            return False
+        self._tx.state.outbox[item_id] = dataclasses.replace(
+            item,
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            due_at=now,
+            claimed_by=None,
+            lease_until=None,
+        )
+        return True
+
+    async def list(
+        self,
+        status: OutboxStatus | None = None,
+        limit: int = 100,
+        *,
+        channel: str | None = None,
+        newest_first: bool = False,
+    ) -> list[OutboxItem]:
         items = sorted(
             (
                 item
                 for item in self._tx.state.outbox.values()
-                if status is None or item.status == status
+                if (status is None or item.status == status)
+                and (channel is None or item.chat.channel == channel)
             ),
             key=lambda item: item.id,
+            reverse=newest_first,
         )
         return items[: max(limit, 0)]
+
+    def _settle(self, item_id: int, worker_id: str | None, **changes: Any) -> bool:
+        item = self._item(item_id)
+        if worker_id is not None and (
+            item.status != OutboxStatus.PENDING or item.claimed_by != worker_id
+        ):
+            return False
+        self._tx.state.outbox[item_id] = dataclasses.replace(item, **changes)
+        return True
 
     def _item(self, item_id: int) -> OutboxItem:
         try:
@@ -429,6 +710,48 @@ class MemoryStaffStore:
         return [(chat, entry[0]) for chat, entry in sorted(self._tx.state.staff.items())]
 
 
+class MemoryDeadlines:
+    """``Deadlines`` on a dict keyed by increasing ids. Units of work run one at a time, so a
+    claim needs no lock: nobody else can claim before this one commits or rolls back."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def schedule(self, case_id: str, kind: str, due_at: datetime, *, now: datetime) -> None:
+        due_at, now = _utc(due_at), _utc(now)
+        await self.cancel(case_id, kind)
+        state = self._tx.state
+        state.last_deadline_id += 1
+        state.deadlines[state.last_deadline_id] = Deadline(
+            id=state.last_deadline_id, case_id=case_id, kind=kind, due_at=due_at, created_at=now
+        )
+
+    async def cancel(self, case_id: str, kind: str) -> None:
+        state = self._tx.state
+        state.deadlines = {
+            k: d
+            for k, d in state.deadlines.items()
+            if not (d.case_id == case_id and d.kind == kind and d.done_at is None)
+        }
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Deadline]:
+        now = _utc(now)
+        due = [
+            d for d in self._tx.state.deadlines.values() if d.done_at is None and d.due_at <= now
+        ]
+        due.sort(key=lambda d: (d.due_at, d.id))
+        return due[: max(limit, 0)]
+
+    async def done(self, deadline_id: int, at: datetime) -> None:
+        at = _utc(at)
+        deadlines = self._tx.state.deadlines
+        if deadline_id not in deadlines:
+            raise KeyError(deadline_id)
+        found = deadlines[deadline_id]
+        if found.done_at is None:  # the first time it fired stands, as in SQL
+            deadlines[deadline_id] = dataclasses.replace(found, done_at=at)
+
+
 class MemoryUnitOfWork:
     """``ports.UnitOfWork`` over a ``MemoryDatabase``: rolls back unless ``commit()`` is called."""
 
@@ -438,6 +761,7 @@ class MemoryUnitOfWork:
     outbox: Outbox
     reporters: ReporterStore
     staff: StaffStore
+    deadlines: Deadlines
 
     def __init__(self, database: MemoryDatabase) -> None:
         self._database = database
@@ -449,6 +773,7 @@ class MemoryUnitOfWork:
         self.outbox = MemoryOutbox(self._tx)
         self.reporters = MemoryReporterStore(self._tx)
         self.staff = MemoryStaffStore(self._tx)
+        self.deadlines = MemoryDeadlines(self._tx)
 
     async def __aenter__(self) -> Self:
         if self._entered:

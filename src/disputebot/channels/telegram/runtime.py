@@ -1,15 +1,18 @@
 """Running the bot on Telegram: polling or webhook, plus delivery of the outbox.
 
-The outbox (receipts and, later, progress notifications) is drained by a loop that wakes as soon
-as an update commits and at least every second otherwise; after each drain it refreshes the
-outbox gauges. With ``DISPUTEBOT_METRICS_PORT`` set, ``/metrics`` and ``/healthz`` are served
-there (webhook mode serves them on the webhook server too).
+The outbox (receipts, progress notifications, staff alerts) is delivered by the outbox worker
+(``delivery.worker``): inside ``run`` unless ``DISPUTEBOT_DELIVERY_IN_PROCESS`` is off, or on its
+own in ``run_worker`` (``disputebot worker``). The worker wakes as soon as an update commits and
+polls every second otherwise, and keeps the outbox gauges current. With
+``DISPUTEBOT_PLATFORM_WEBHOOK_URL`` set, a second worker beside it delivers the platform webhook
+events (``delivery.webhooks``), woken by the same commits. With
+``DISPUTEBOT_METRICS_PORT`` set, ``/metrics`` and ``/healthz`` are served there (webhook mode
+serves them on the webhook server too).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from urllib.parse import urlsplit
 
@@ -19,15 +22,17 @@ from disputebot.channels.telegram.polling import Poller
 from disputebot.channels.telegram.sequencer import Sequencer
 from disputebot.channels.telegram.webhook import WebhookServer
 from disputebot.config import Settings
-from disputebot.delivery.drain import drain_once
+from disputebot.delivery.webhooks import run_webhooks
+from disputebot.delivery.worker import Worker, WorkerConfig
 from disputebot.engine.effects import N_, Msg, say_from_json
 from disputebot.errors import ConfigError, DeliveryError
 from disputebot.i18n.catalog import Catalogs
 from disputebot.metrics import Metrics
-from disputebot.ports import Clock, OutboxItem, UnitOfWorkFactory
+from disputebot.ports import Clock, OutboxItem, SenderLock, UnitOfWorkFactory
 from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.inbound import Reply
+from disputebot.service.reminders import run_reminders
 from disputebot.web.ops import OpsServer, database_health
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,20 @@ MENU = (
     ("back", N_("bot.command.back")),
     ("cancel", N_("bot.command.cancel")),
 )
+
+
+class _Fanout(asyncio.Event):
+    """An event that sets others too: one "an update committed" signal for several workers,
+    each waiting on (and clearing) an event of its own."""
+
+    def __init__(self, *others: asyncio.Event) -> None:
+        super().__init__()
+        self._others = others
+
+    def set(self) -> None:
+        super().set()
+        for other in self._others:
+            other.set()
 
 
 class TelegramRuntime:
@@ -62,7 +81,11 @@ class TelegramRuntime:
         self._catalogs = catalogs
         self._uow_factory = uow_factory
         self._clock = clock
-        self._committed = asyncio.Event()
+        # Set after each update commits: wakes the Telegram worker and the platform webhook
+        # worker, each on an event of its own (a worker also sets its own after each send).
+        self._telegram_wakeup = asyncio.Event()
+        self._events_wakeup = asyncio.Event()
+        self._committed: asyncio.Event = _Fanout(self._telegram_wakeup, self._events_wakeup)
         self.metrics = metrics if metrics is not None else Metrics()
         self._healthy = database_health(uow_factory)
         webhook = settings.mode == "webhook"
@@ -81,8 +104,55 @@ class TelegramRuntime:
         self.ops: OpsServer | None = None
         self.ready = asyncio.Event()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Serve until ``stop`` is set; then finish what is in flight and deliver what is due."""
+    def worker(self, sender_lock: SenderLock | None = None) -> Worker:
+        """The outbox worker for Telegram, sending through this runtime's Bot API client."""
+        return Worker(
+            self._uow_factory,
+            self._send_item,
+            clock=self._clock,
+            channel=CHANNEL,
+            config=WorkerConfig.from_settings(self._settings),
+            sender_lock=sender_lock,
+            wakeup=self._telegram_wakeup,
+            metrics=self.metrics,
+        )
+
+    async def webhooks(self, stop: asyncio.Event, sender_lock: SenderLock | None = None) -> None:
+        """Deliver the platform webhook events until ``stop`` is set; returns at once when
+        ``DISPUTEBOT_PLATFORM_WEBHOOK_URL`` is not set."""
+        await run_webhooks(
+            self._settings,
+            self._uow_factory,
+            self._clock,
+            stop,
+            wakeup=self._events_wakeup,
+            metrics=self.metrics,
+            sender_lock=sender_lock,
+        )
+
+    async def reminders(self, stop: asyncio.Event) -> None:
+        """Turn due "still under review" deadlines into outbox messages until ``stop``."""
+        await run_reminders(
+            self._uow_factory,
+            self._clock,
+            stop,
+            interval=self._settings.review_reminder_after,
+            default_locale=self._settings.default_locale,
+        )
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        sender_lock: SenderLock | None = None,
+        webhook_lock: SenderLock | None = None,
+    ) -> None:
+        """Serve until ``stop`` is set; then finish the updates and the sends in flight.
+
+        The outbox is delivered here too unless ``delivery_in_process`` is off, the platform
+        webhook events included; ``sender_lock`` and ``webhook_lock`` (PostgreSQL) let one of
+        several processes send on each at a time.
+        """
         settings = self._settings
         try:
             identity = await self._api.start()
@@ -92,7 +162,16 @@ class TelegramRuntime:
         self.handler.bot_username = identity.username
         log.info("connected as @%s (%s mode)", identity.username, settings.mode)
         await self._register_commands()
-        delivery = asyncio.create_task(self._deliver(stop))
+        stop_delivery = asyncio.Event()
+        delivery = (
+            [
+                asyncio.create_task(self.worker(sender_lock).run(stop_delivery)),
+                asyncio.create_task(self.webhooks(stop_delivery, webhook_lock)),
+                asyncio.create_task(self.reminders(stop_delivery)),
+            ]
+            if settings.delivery_in_process
+            else []
+        )
         try:
             if settings.metrics_port is not None:
                 self.ops = OpsServer(healthy=self._healthy, metrics=self.metrics)
@@ -106,8 +185,10 @@ class TelegramRuntime:
         finally:
             await self.sequencer.close()
             await self.handler.close()
-            self._committed.set()
-            await delivery
+            # Stopped last: what the last updates commit to the outbox can still go out.
+            stop_delivery.set()
+            if delivery:
+                await asyncio.gather(*delivery)
             if self.ops is not None:
                 await self.ops.stop()
             await self._api.close()
@@ -133,29 +214,35 @@ class TelegramRuntime:
         finally:
             await self.webhook.stop()
 
-    async def _deliver(self, stop: asyncio.Event) -> None:
-        while True:
-            try:
-                await drain_once(
-                    self._uow_factory,
-                    self._send_item,
-                    self._clock,
-                    channel=CHANNEL,
-                    metrics=self.metrics,
-                )
-                await self._refresh_backlog()
-            except Exception:
-                log.exception("outbox delivery failed; retrying")
-            if stop.is_set():
-                return
-            self._committed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._committed.wait(), 1.0)
-
-    async def _refresh_backlog(self) -> None:
-        async with self._uow_factory() as uow:
-            pending, oldest = await uow.outbox.backlog(self._clock.now(), channel=CHANNEL)
-        self.metrics.backlog(CHANNEL, pending, oldest)
+    async def run_worker(
+        self,
+        stop: asyncio.Event,
+        *,
+        sender_lock: SenderLock | None = None,
+        webhook_lock: SenderLock | None = None,
+    ) -> None:
+        """Only deliver the outbox, until ``stop`` is set (``disputebot worker``): no updates
+        are read, so it runs beside a ``disputebot run`` process or in place of its worker.
+        The platform webhook events too, when their URL is set."""
+        settings = self._settings
+        try:
+            identity = await self._api.start()
+        except BaseException:
+            await self._api.close()
+            raise
+        log.info("delivering the outbox as @%s", identity.username)
+        try:
+            if settings.metrics_port is not None:
+                self.ops = OpsServer(healthy=self._healthy, metrics=self.metrics)
+                await self.ops.start(settings.metrics_host, settings.metrics_port)
+            self.ready.set()
+            await asyncio.gather(
+                self.worker(sender_lock).run(stop), self.webhooks(stop, webhook_lock)
+            )
+        finally:
+            if self.ops is not None:
+                await self.ops.stop()
+            await self._api.close()
 
     async def _send_item(self, item: OutboxItem) -> None:
         reply = Reply(item.chat, say_from_json(item.payload), item.locale)

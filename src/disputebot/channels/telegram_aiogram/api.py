@@ -17,9 +17,23 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.types import (
+    BotCommand,
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    Update,
+)
 
-from disputebot.channels.telegram.model import ALLOWED_UPDATES, BotIdentity, Keyboard, TgUpdate
+from disputebot.channels.telegram.model import (
+    ALLOWED_UPDATES,
+    BotIdentity,
+    Keyboard,
+    TgMedia,
+    TgUpdate,
+)
 from disputebot.channels.telegram.translate import from_polled, from_update
 from disputebot.errors import DeliveryError
 
@@ -72,6 +86,27 @@ class AiogramBotApi:
         )
         return message.message_id
 
+    async def send_media(self, chat_id: int, items: Sequence[TgMedia]) -> None:
+        def source(item: TgMedia) -> str | BufferedInputFile:
+            if isinstance(item.ref, bytes):
+                return BufferedInputFile(item.ref, filename=item.name)
+            return item.ref
+
+        if len(items) == 1:
+            item = items[0]
+            if item.kind == "photo":
+                await _call(self._bot.send_photo(chat_id, source(item)))
+            else:
+                await _call(self._bot.send_document(chat_id, source(item)))
+            return
+        group: list[InputMediaPhoto | InputMediaDocument] = [
+            InputMediaPhoto(media=source(i))
+            if i.kind == "photo"
+            else InputMediaDocument(media=source(i))
+            for i in items
+        ]
+        await _call(self._bot.send_media_group(chat_id, group))  # type: ignore[arg-type]
+
     async def answer_callback(self, callback_id: str) -> None:
         await _call(self._bot.answer_callback_query(callback_id))
 
@@ -115,7 +150,9 @@ async def _call(call: Awaitable[T]) -> T:
         return await call
     except TelegramRetryAfter as exc:
         raise DeliveryError(str(exc), retryable=True, retry_after=float(exc.retry_after)) from exc
-    except (TelegramForbiddenError, TelegramBadRequest) as exc:
+    except TelegramForbiddenError as exc:  # 403: blocked, deactivated, removed from the group
+        raise DeliveryError(str(exc), retryable=False, unreachable=True) from exc
+    except TelegramBadRequest as exc:
         raise DeliveryError(str(exc), retryable=False) from exc
     except (TelegramNetworkError, TelegramServerError) as exc:
         raise DeliveryError(str(exc), retryable=True) from exc

@@ -6,7 +6,15 @@ from collections.abc import Awaitable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -18,7 +26,13 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from disputebot.channels.telegram.model import ALLOWED_UPDATES, BotIdentity, Keyboard, TgUpdate
+from disputebot.channels.telegram.model import (
+    ALLOWED_UPDATES,
+    BotIdentity,
+    Keyboard,
+    TgMedia,
+    TgUpdate,
+)
 from disputebot.channels.telegram.translate import from_polled, from_update
 from disputebot.errors import DeliveryError
 
@@ -77,6 +91,22 @@ class PtbBotApi:
         )
         return message.message_id
 
+    async def send_media(self, chat_id: int, items: Sequence[TgMedia]) -> None:
+        if len(items) == 1:
+            item = items[0]
+            if item.kind == "photo":
+                await _call(self._bot.send_photo(chat_id, item.ref, filename=item.name))
+            else:
+                await _call(self._bot.send_document(chat_id, item.ref, filename=item.name))
+            return
+        group = [
+            InputMediaPhoto(i.ref, filename=i.name)
+            if i.kind == "photo"
+            else InputMediaDocument(i.ref, filename=i.name)
+            for i in items
+        ]
+        await _call(self._bot.send_media_group(chat_id, group))
+
     async def answer_callback(self, callback_id: str) -> None:
         await _call(self._bot.answer_callback_query(callback_id))
 
@@ -120,8 +150,8 @@ async def _call(call: Awaitable[T]) -> T:
         after = exc.retry_after
         seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
         raise DeliveryError(str(exc), retryable=True, retry_after=seconds) from exc
-    except Forbidden as exc:
-        raise DeliveryError(str(exc), retryable=False) from exc
+    except Forbidden as exc:  # 403: blocked by the user, deactivated, removed from the group
+        raise DeliveryError(str(exc), retryable=False, unreachable=True) from exc
     except BadRequest as exc:
         raise DeliveryError(str(exc), retryable=False) from exc
     except NetworkError as exc:  # timeouts and 5xx included
