@@ -6,10 +6,10 @@ import pytest
 
 from disputebot.engine.context import Policies
 from disputebot.engine.spec import FlowBook
-from disputebot.i18n.negotiate import negotiate
 from disputebot.ports import UnitOfWorkFactory
-from disputebot.service.bot import BotService, LocaleChoice
+from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
+from tests.service.driver import service_for
 from tests.support import FixedClock
 
 
@@ -22,8 +22,7 @@ def clock() -> FixedClock:
 def service(
     uow_factory: UnitOfWorkFactory, book: FlowBook, policies: Policies, clock: FixedClock
 ) -> BotService:
-    locales = LocaleChoice(available=("en", "zh_Hans"), default="en", negotiate=negotiate)
-    return BotService(uow_factory, book, policies, clock=clock, locales=locales)
+    return service_for(uow_factory, book, policies, clock)
 
 
 @pytest.fixture

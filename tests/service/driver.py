@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from disputebot.engine.context import Policies
 from disputebot.engine.effects import Button, Msg
 from disputebot.engine.events import (
     ButtonPressed,
@@ -9,13 +12,29 @@ from disputebot.engine.events import (
     FilesReceived,
     text_event,
 )
+from disputebot.engine.spec import FlowBook
+from disputebot.i18n.negotiate import negotiate
 from disputebot.policy.evidence import EvidenceFile
-from disputebot.ports import ChatKey
-from disputebot.service.bot import BotService
+from disputebot.ports import ChatKey, Clock, UnitOfWorkFactory
+from disputebot.service.bot import BotService, LocaleChoice
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.inbound import Inbound, Reply
 from tests.engine.transcript import keys_of
 from tests.support import png_bytes
+
+LOCALES = LocaleChoice(available=("en", "zh_Hans"), default="en", negotiate=negotiate)
+
+
+def service_for(
+    uow_factory: UnitOfWorkFactory,
+    book: FlowBook,
+    policies: Policies,
+    clock: Clock,
+    **options: Any,
+) -> BotService:
+    """The service as the tests run it, English and Chinese; ``options`` as ``BotService``
+    takes them (admins, staff group, reminders, …)."""
+    return BotService(uow_factory, book, policies, clock=clock, locales=LOCALES, **options)
 
 
 class ServiceChat:

@@ -25,17 +25,16 @@ from disputebot.engine.effects import Msg, Say, say_from_json
 from disputebot.engine.events import ButtonPressed, Event
 from disputebot.engine.spec import FlowBook
 from disputebot.i18n.catalog import Catalogs
-from disputebot.i18n.negotiate import negotiate
 from disputebot.policy.accounts import Account, account_to_json, parse_account
 from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ChatKey, OutboxItem, Role, UnitOfWorkFactory
 from disputebot.service import filing
-from disputebot.service.bot import BotService, LocaleChoice
+from disputebot.service.bot import BotService
 from disputebot.service.inbound import Inbound, Reply
 from disputebot.service.review import Actor, CaseActions
 from disputebot.service.statsview import StatsView
 from tests.engine.transcript import keys_of
-from tests.service.driver import FACTS, STORE, ServiceChat
+from tests.service.driver import FACTS, STORE, ServiceChat, service_for
 from tests.support import ROOT, FixedClock
 
 CHANNEL = "test"
@@ -98,13 +97,11 @@ def make_desk_service(
     staff_chat_id: int | None = STAFF_GROUP,
 ) -> BotService:
     """The bot with ADMIN named in the settings and the staff group configured."""
-    locales = LocaleChoice(available=LOCALES, default="en", negotiate=negotiate)
-    return BotService(
+    return service_for(
         uow_factory,
         book,
         policies,
-        clock=clock,
-        locales=locales,
+        clock,
         admins=frozenset({ADMIN}),
         staff_chat_id=staff_chat_id,
         stats=StatsView(clock, catalogs),

@@ -8,11 +8,10 @@ import json
 from disputebot.engine.context import Policies
 from disputebot.engine.events import ButtonPressed
 from disputebot.engine.spec import FlowBook
-from disputebot.i18n.negotiate import negotiate
 from disputebot.ports import WEBHOOK_CHAT, UnitOfWorkFactory
-from disputebot.service.bot import BotService, LocaleChoice
+from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
-from tests.service.driver import ServiceChat, to_summary
+from tests.service.driver import ServiceChat, service_for, to_summary
 from tests.support import FixedClock
 
 ADMIN = 1
@@ -26,15 +25,8 @@ def service_with(
     *,
     events: bool,
 ) -> BotService:
-    locales = LocaleChoice(available=("en", "zh_Hans"), default="en", negotiate=negotiate)
-    return BotService(
-        uow_factory,
-        book,
-        policies,
-        clock=clock,
-        locales=locales,
-        admins=frozenset({ADMIN}),
-        platform_events=events,
+    return service_for(
+        uow_factory, book, policies, clock, admins=frozenset({ADMIN}), platform_events=events
     )
 
 

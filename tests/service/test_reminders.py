@@ -19,15 +19,14 @@ from disputebot.engine.effects import say_from_json
 from disputebot.engine.events import ButtonPressed
 from disputebot.engine.prompts import when
 from disputebot.engine.spec import FlowBook
-from disputebot.i18n.negotiate import negotiate
 from disputebot.ports import ChatKey, OutboxItem, UnitOfWork, UnitOfWorkFactory
-from disputebot.service.bot import BotService, LocaleChoice
+from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.reminders import REMINDER_KIND, fire_due
 from disputebot.store import migrate
 from disputebot.store.database import create_engine, make_session_factory
 from disputebot.store.uow import SqlUnitOfWorkFactory
-from tests.service.driver import ServiceChat
+from tests.service.driver import ServiceChat, service_for
 from tests.service.test_review_flow import file_case, keys, outbox_for
 from tests.support import T0, FixedClock, png_bytes
 
@@ -43,13 +42,11 @@ def make_service(
     clock: FixedClock,
     reminder_after: timedelta | None = INTERVAL,
 ) -> BotService:
-    locales = LocaleChoice(available=("en", "zh_Hans"), default="en", negotiate=negotiate)
-    return BotService(
+    return service_for(
         uow_factory,
         book,
         policies,
-        clock=clock,
-        locales=locales,
+        clock,
         admins=frozenset({ADMIN}),
         reminder_after=reminder_after,
     )

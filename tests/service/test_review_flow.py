@@ -11,12 +11,11 @@ from disputebot.engine.context import Policies
 from disputebot.engine.effects import say_from_json
 from disputebot.engine.events import ButtonPressed
 from disputebot.engine.spec import FlowBook
-from disputebot.i18n.negotiate import negotiate
 from disputebot.ports import ChatKey, OutboxItem, UnitOfWorkFactory
-from disputebot.service.bot import BotService, LocaleChoice
+from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
 from tests.engine.transcript import keys_of
-from tests.service.driver import ServiceChat, to_summary
+from tests.service.driver import ServiceChat, service_for, to_summary
 from tests.support import FixedClock, png_bytes
 
 ADMIN = 1
@@ -28,15 +27,8 @@ STAFF_GROUP = -100
 def desk_service(
     uow_factory: UnitOfWorkFactory, book: FlowBook, policies: Policies, clock: FixedClock
 ) -> BotService:
-    locales = LocaleChoice(available=("en", "zh_Hans"), default="en", negotiate=negotiate)
-    return BotService(
-        uow_factory,
-        book,
-        policies,
-        clock=clock,
-        locales=locales,
-        admins=frozenset({ADMIN}),
-        staff_chat_id=STAFF_GROUP,
+    return service_for(
+        uow_factory, book, policies, clock, admins=frozenset({ADMIN}), staff_chat_id=STAFF_GROUP
     )
 
 
