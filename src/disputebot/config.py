@@ -129,6 +129,8 @@ class Settings(BaseSettings):
         password = _url_password(self.database_url)
         if password:
             found.append(password)
+        if self.platform_webhook_url:
+            found.append(urlsplit(self.platform_webhook_url).password or "")
         return [s for s in found if s]
 
 

@@ -297,7 +297,7 @@ async def test_last_false_rejection_is_the_newest_of_the_reporters(
         await uow.commit()
     async with uow_factory() as uow:
         alice = await uow.cases.reporter_facts(ALICE.user_ref, at(days=1))
-        # Reopening A2 keeps its history: the false rejection still counts.
+        # Reopening A2 lifts its finding: only A1's false rejection still stands.
         await uow.cases.transition(
             "A2",
             Status.IN_REVIEW,
@@ -307,7 +307,7 @@ async def test_last_false_rejection_is_the_newest_of_the_reporters(
     assert alice.last_false_rejection_at == at(hours=5)
     assert alice.last_false_rejection_at is not None
     assert alice.last_false_rejection_at.tzinfo is UTC
-    assert reopened.last_false_rejection_at == at(hours=5)
+    assert reopened.last_false_rejection_at == at(hours=1)
     assert dict(reopened.open_cases) == {"store:1": "A2"}
 
 

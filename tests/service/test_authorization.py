@@ -736,7 +736,7 @@ async def test_a_reviewer_may_not_decide_another_reviewers_case(
         (Status.SUBMITTED, "roster admin", {"take", "asg", "wd", "nt"}),
         (Status.IN_REVIEW, "reviewer", {"ask", "up", "rj", "es", "wd", "nt"}),
         (Status.IN_REVIEW, "config admin", {"asg", "ask", "up", "rj", "es", "wd", "nt"}),
-        (Status.AWAITING_INFO, "reviewer", {"wd", "nt"}),
+        (Status.AWAITING_INFO, "reviewer", {"ask", "up", "rj", "es", "wd", "nt"}),
         (Status.UPHELD, "reviewer", {"cl", "nt"}),
         (Status.UPHELD, "roster admin", {"ro", "cl", "nt"}),
         (Status.ESCALATED, "reviewer", {"take", "wd", "nt"}),

@@ -56,6 +56,8 @@ _REPORTER = frozenset({ActorRole.REPORTER})
 _DECIDED = frozenset({Status.UPHELD, Status.REJECTED})
 _FINISHED = frozenset({Status.UPHELD, Status.REJECTED, Status.WITHDRAWN, Status.CLOSED})
 _ALL = frozenset(Status)
+# Under review, or waiting on the reporter: a silent reporter must not freeze a case.
+_REVIEWING = frozenset({Status.IN_REVIEW, Status.AWAITING_INFO})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +80,16 @@ TRANSITIONS: dict[Action, Rule] = {
             Action.TAKE, frozenset({Status.SUBMITTED, Status.ESCALATED}), Status.IN_REVIEW, _STAFF
         ),
         Rule(Action.ASSIGN, OPEN_STATUSES, None, _ADMIN),
-        Rule(Action.ASK_INFO, frozenset({Status.IN_REVIEW}), Status.AWAITING_INFO, _STAFF, True),
+        Rule(Action.ASK_INFO, _REVIEWING, Status.AWAITING_INFO, _STAFF, True),
         Rule(
             Action.INFO_RECEIVED,
             frozenset({Status.AWAITING_INFO}),
             Status.IN_REVIEW,
             _REPORTER,
         ),
-        Rule(Action.UPHOLD, frozenset({Status.IN_REVIEW}), Status.UPHELD, _STAFF, True),
-        Rule(Action.REJECT, frozenset({Status.IN_REVIEW}), Status.REJECTED, _STAFF, True),
-        Rule(Action.ESCALATE, frozenset({Status.IN_REVIEW}), Status.ESCALATED, _STAFF, True),
+        Rule(Action.UPHOLD, _REVIEWING, Status.UPHELD, _STAFF, True),
+        Rule(Action.REJECT, _REVIEWING, Status.REJECTED, _STAFF, True),
+        Rule(Action.ESCALATE, _REVIEWING, Status.ESCALATED, _STAFF, True),
         # The reporter withdraws before a decision, in chat or by asking staff to do it.
         Rule(Action.WITHDRAW, OPEN_STATUSES, Status.WITHDRAWN, _REPORTER | _STAFF),
         Rule(Action.REOPEN, _FINISHED, Status.IN_REVIEW, _ADMIN),

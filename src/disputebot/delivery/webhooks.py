@@ -185,7 +185,10 @@ class WebhookSender:
         self._session = session
         self._owns_session = session is None
         # Named in errors instead of the URL, which may carry a token in its path or query.
-        self._where = urlsplit(url).netloc or "the webhook URL"
+        parts = urlsplit(url)
+        # Host and port only: credentials in the URL must not reach logs or dead letters.
+        host = parts.hostname or "the webhook URL"
+        self._where = f"{host}:{parts.port}" if parts.port else host
 
     async def __aenter__(self) -> Self:
         return self

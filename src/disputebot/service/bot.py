@@ -91,6 +91,7 @@ class BotService:
             staff_chat_id=staff_chat_id,
             reminder_after=reminder_after,
             platform_events=platform_events,
+            admins=admins,
         )
         self._desk = StaffDesk(book, clock, self._actions, admins=admins, stats=stats)
         self._followup = Followup(self._actions, policies.profile)
@@ -135,10 +136,13 @@ class BotService:
         """Whether a pressed button's message keeps its buttons.
 
         Most buttons answer the question they sit under, so channels remove them once
-        pressed. Staff buttons that only show something (the evidence, a card from a queue
-        page or an announcement) leave the card or page usable, and the staff group's
-        announcements serve every member, so no press there removes them.
+        pressed. A question from staff keeps its Answer button (an answer begun can be
+        cancelled and begun again). Staff buttons that only show something (the evidence, a
+        card from a queue page or an announcement) leave the card or page usable, and the
+        staff group's announcements serve every member, so no press there removes them.
         """
+        if data.startswith("rp:ans:"):
+            return True  # the reporter may start an answer, cancel it, and start again
         if not data.startswith("sf:"):
             return False
         return not private or data.split(":", 2)[1] in VIEW_VERBS
@@ -296,8 +300,13 @@ class BotService:
         else:
             says = answer.says
         sender_locale = await uow.reporters.locale(sender) or locale
+        # Filed under the case, so that purging the case purges its cards too.
+        verb, _, rest = event.data.removeprefix("sf:").partition(":")
+        case_id = rest.partition(":")[0] if verb != "q" and rest else None
         for say in says:
-            await uow.outbox.put(sender, say, sender_locale, now=self._clock.now())
+            await uow.outbox.put(
+                sender, say, sender_locale, now=self._clock.now(), case_id=case_id
+            )
         return []
 
     async def _save(

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from disputebot.cases import lifecycle
 from disputebot.cases.lifecycle import Action, ActorRole
 from disputebot.cases.records import CaseEvent, CaseRecord, CaseSummary, QueueFilter, TrackRecord
 from disputebot.engine.effects import N_, Button, Media, Msg, Say
 from disputebot.engine.prompts import account_value, when
+from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ChatKey, OutboxItem, Role
 from disputebot.service.replies import STATUS_LABELS
 from disputebot.service.review import open_button
@@ -163,12 +164,7 @@ def action_rows(
 
 def evidence_media(case: CaseRecord) -> Say:
     media = tuple(
-        Media(
-            kind="photo" if (f.mime or "").startswith("image/") else "document",
-            name=f.name,
-            file_id=f.file_id,
-            path=f.stored_path,
-        )
+        Media(kind=_kind(f), name=f.name, file_id=f.file_id, path=f.stored_path)
         for f in case.evidence
         if f.file_id or f.stored_path
     )
@@ -176,6 +172,17 @@ def evidence_media(case: CaseRecord) -> Say:
         return Say((Msg("card.evidence.none"),))
     return Say(
         (Msg("card.evidence.sent", {"case_id": case.public_id, "count": len(media)}),), media=media
+    )
+
+
+def _kind(item: EvidenceFile) -> Literal["photo", "document"]:
+    """How to send a file back. A ``file_id`` only works as the kind it arrived as: Telegram
+    photos come without a declared type, documents with one. A file from a path is shown as
+    what its bytes are."""
+    if item.file_id:
+        return "photo" if item.declared_mime is None else "document"
+    return (
+        "photo" if (item.mime or "") in {"image/jpeg", "image/png", "image/webp"} else "document"
     )
 
 
@@ -269,7 +276,13 @@ def dead_letters(items: Sequence[OutboxItem]) -> Say:
     return Say(tuple(text))
 
 
-def pack_filter(where: QueueFilter, *, mine_ref: str | None, statuses: Sequence[Any]) -> str:
+def pack_filter(
+    where: QueueFilter,
+    *,
+    mine_ref: str | None,
+    statuses: Sequence[Any],
+    categories: Sequence[str],
+) -> str:
     """The filter in a few bytes for a paging button (callback data is 64 bytes at most)."""
     status_code = "".join(
         str(statuses.index(s)) for s in sorted(where.statuses, key=statuses.index)
@@ -282,4 +295,6 @@ def pack_filter(where: QueueFilter, *, mine_ref: str | None, statuses: Sequence[
     )
     if where.assignee and who == "":
         who = "@" + where.assignee.rpartition(":")[2]
-    return ".".join((status_code, where.category or "", age, who))
+    # The category by its place in the report flow: a value may be 32 characters long.
+    category = str(categories.index(where.category)) if where.category in categories else ""
+    return ".".join((status_code, category, age, who))

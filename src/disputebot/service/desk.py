@@ -165,11 +165,19 @@ class StaffDesk:
             assignee = actor.ref
         elif who.startswith("@") and who[1:].isdigit():
             assignee = f"{actor.chat.channel}:{who[1:]}"
-        return QueueFilter(statuses, category or None, older_than, assignee, who == "u")
+        categories = self._categories()
+        chosen = (
+            categories[int(category)]
+            if category.isdigit() and int(category) < len(categories)
+            else None
+        )
+        return QueueFilter(statuses, chosen, older_than, assignee, who == "u")
 
     async def _queue(self, uow: UnitOfWork, actor: Actor, where: QueueFilter, offset: int) -> Say:
         page, total = await uow.cases.queue(where, offset=offset, limit=cards.PAGE)
-        code = cards.pack_filter(where, mine_ref=actor.ref, statuses=_STATUS_ORDER)
+        code = cards.pack_filter(
+            where, mine_ref=actor.ref, statuses=_STATUS_ORDER, categories=self._categories()
+        )
         return cards.queue_page(
             page,
             total,

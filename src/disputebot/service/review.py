@@ -83,6 +83,7 @@ class CaseActions:
         staff_chat_id: int | None = None,
         reminder_after: timedelta | None = None,
         platform_events: bool = False,
+        admins: frozenset[int] = frozenset(),
     ) -> None:
         """``reminder_after``: how long a case may wait on staff before its reporter is told
         it is still under review (``None`` or zero: never)."""
@@ -92,6 +93,7 @@ class CaseActions:
         self._staff_chat_id = staff_chat_id
         self._reminder_after = reminder_after if reminder_after else None
         self._platform_events = platform_events
+        self._admins = admins
 
     async def act(
         self,
@@ -279,10 +281,15 @@ class CaseActions:
             return
         say = Say((Msg(key, {"case_id": case.public_id}),), ((open_button(case.public_id),),))
         target = chat_of(case.assignee) if case.assignee else None
+        if target is not None and not await self._is_staff(uow, target):
+            target = None  # no longer staff: case news must not reach them
         if target is None and self._staff_chat_id is not None:
             target = ChatKey(actor.chat.channel, self._staff_chat_id)
         if target is not None:
             await self._put(uow, target, say, case.public_id)
+
+    async def _is_staff(self, uow: UnitOfWork, chat: ChatKey) -> bool:
+        return chat.chat_id in self._admins or await uow.staff.role(chat) is not None
 
     async def _put(self, uow: UnitOfWork, chat: ChatKey, say: Say, case_id: str) -> None:
         locale = await uow.reporters.locale(chat) or self._default_locale

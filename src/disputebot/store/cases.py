@@ -58,6 +58,8 @@ __all__ = ["FALSE_REPORT_KIND", "REPORT_WINDOW", "SqlCaseStore"]
 
 # The event kind staff decisions record when a report is rejected as a false report.
 FALSE_REPORT_KIND = "rejected:false_report"
+# A rejection still stands on a case in these statuses (unless a later decision replaced it).
+STANDING_REJECTION_STATUSES = (Status.REJECTED.value, Status.CLOSED.value)
 # Reports count against the daily limit for this long after they were filed.
 REPORT_WINDOW = timedelta(hours=24)
 
@@ -262,6 +264,10 @@ class SqlCaseStore:
                 CaseRow.reporter_id == reporter_id,
                 CaseEventRow.to_status == Status.REJECTED.value,
                 CaseEventRow.kind == FALSE_REPORT_KIND,
+                # Only while the rejection stands: a case reopened (or later upheld) frees
+                # its reporter from the cooldown.
+                CaseRow.status.in_(STANDING_REJECTION_STATUSES),
+                or_(CaseRow.outcome.is_(None), CaseRow.outcome == Status.REJECTED.value),
             )
         )
         return ReporterFacts(

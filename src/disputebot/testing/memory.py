@@ -251,7 +251,10 @@ class MemoryCaseStore:
             event.at
             for _, record in mine
             for event in record.events
-            if event.to_status == Status.REJECTED and event.kind == FALSE_REPORT_KIND
+            if event.to_status == Status.REJECTED
+            and event.kind == FALSE_REPORT_KIND
+            and record.status in {Status.REJECTED, Status.CLOSED}
+            and record.decision.get("outcome") in {None, Status.REJECTED.value}
         ]
         return ReporterFacts(
             reports_last_24h=len(recent),

@@ -26,7 +26,6 @@ from pathlib import Path
 from disputebot.channels.telegram.model import (
     CHANNEL,
     BotApi,
-    Keyboard,
     TgFile,
     TgMedia,
     TgUpdate,
@@ -211,20 +210,34 @@ class UpdateHandler:
             data, file.name, declared_mime=file.declared_mime, file_id=file.file_id
         )
 
-    async def send(self, reply: Reply, *, attempts: int = _SEND_ATTEMPTS) -> None:
-        """Send one reply, waiting out ``retry_after`` and retrying transient failures."""
-        chat_id = reply.chat.chat_id
-        for group in await _media_groups(reply.say.media):
-            await self._retrying(partial(self._api.send_media, chat_id, group), attempts)
-        chunks, keyboard = render(reply.say, reply.locale, self._catalogs)
-        for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            await self._send_chunk(reply.chat.chat_id, chunk, keyboard if last else None, attempts)
-
-    async def _send_chunk(
-        self, chat_id: int, html: str, keyboard: Keyboard | None, attempts: int
+    async def send(
+        self, reply: Reply, *, attempts: int = _SEND_ATTEMPTS, sent: set[int] | None = None
     ) -> None:
-        await self._retrying(lambda: self._api.send_text(chat_id, html, keyboard), attempts)
+        """Send one reply, waiting out ``retry_after`` and retrying transient failures.
+
+        A reply may take several API calls (albums, then text over 4,096 characters). With
+        ``sent``, the indexes of the calls that went through are added to it and calls already
+        in it are skipped, so a reply retried after a failure part-way resumes where it
+        stopped instead of sending its first parts again.
+        """
+        chat_id = reply.chat.chat_id
+        calls: list[Callable[[], Awaitable[object]]] = [
+            partial(self._api.send_media, chat_id, group)
+            for group in await _media_groups(reply.say.media)
+        ]
+        chunks, keyboard = render(reply.say, reply.locale, self._catalogs)
+        calls += [
+            partial(
+                self._api.send_text, chat_id, chunk, keyboard if i == len(chunks) - 1 else None
+            )
+            for i, chunk in enumerate(chunks)
+        ]
+        done = sent if sent is not None else set()
+        for index, call in enumerate(calls):
+            if index in done:
+                continue
+            await self._retrying(call, attempts)
+            done.add(index)
 
     async def _retrying(self, call: Callable[[], Awaitable[object]], attempts: int) -> None:
         for attempt in range(1, attempts + 1):

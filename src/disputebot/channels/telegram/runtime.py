@@ -103,6 +103,7 @@ class TelegramRuntime:
         self.webhook: WebhookServer | None = None
         self.ops: OpsServer | None = None
         self.ready = asyncio.Event()
+        self._parts_sent: dict[int, set[int]] = {}
 
     def worker(self, sender_lock: SenderLock | None = None) -> Worker:
         """The outbox worker for Telegram, sending through this runtime's Bot API client."""
@@ -246,7 +247,16 @@ class TelegramRuntime:
 
     async def _send_item(self, item: OutboxItem) -> None:
         reply = Reply(item.chat, say_from_json(item.payload), item.locale)
-        await self.handler.send(reply, attempts=1)
+        # The parts of a long message or an album that went out before a 429 are not sent
+        # again when the worker retries the item (after a restart they are: at least once).
+        sent = self._parts_sent.setdefault(item.id, set())
+        try:
+            await self.handler.send(reply, attempts=1, sent=sent)
+        except DeliveryError as exc:
+            if not exc.retryable or exc.unreachable:
+                del self._parts_sent[item.id]
+            raise
+        del self._parts_sent[item.id]
 
     async def _register_commands(self) -> None:
         catalogs = self._catalogs

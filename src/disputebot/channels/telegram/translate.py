@@ -47,7 +47,8 @@ def from_message(update_id: int, message: Any, *, edited: bool = False) -> TgUpd
                 document.file_id,
                 document.file_size,
                 document.file_name or f"document-{message.message_id}",
-                document.mime_type,
+                # Never None for a document: staff see it re-sent as the kind it came as.
+                document.mime_type or "application/octet-stream",
             )
         )
     unsupported = next((k for k in UNSUPPORTED if getattr(message, k, None)), None)
