@@ -18,6 +18,8 @@ PostgreSQL (``postgresql+asyncpg://…``):
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +114,29 @@ def _tune_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         cursor = dbapi_connection.cursor()
         try:
             for pragma in pragmas:
-                cursor.execute(pragma)
+                _execute_waiting(cursor, pragma)
         finally:
             cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _execute_waiting(cursor: Any, pragma: str) -> None:
+    """Run a connection pragma, waiting while another process holds the database.
+
+    Switching to WAL takes a lock that SQLite's busy timeout does not always wait for (when
+    several processes open a new database file at once, one of them is told "database is
+    locked" at once), so a locked answer is retried here for up to the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute(pragma)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+        else:
+            return
