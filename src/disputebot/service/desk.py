@@ -51,6 +51,7 @@ DIALOG_STEPS: dict[str, tuple[str, ...]] = {
     "info": ("answer", "files"),
 }
 _STATUS_ORDER = tuple(Status)
+_STATUS_VALUES = frozenset(s.value for s in Status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ class StaffDesk:
         unassigned = False
         categories = self._categories()
         for token in args.lower().split():
-            if token in Status.__members__.values() or token in {s.value for s in Status}:
+            if token in _STATUS_VALUES:
                 statuses.add(Status(token))
             elif token == "all":
                 statuses.update(Status)

@@ -231,8 +231,6 @@ class CaseActions:
             key = _REPORTER_NEWS[Action.TAKE]
         if reporter is None or key is None or actor.chat == reporter:
             return
-        if action is Action.TAKE and case.status is Status.IN_REVIEW:
-            return
         ids = {"case_id": case.public_id}
         text: list[Msg] = []
         buttons: tuple[tuple[Button, ...], ...] = ()
@@ -242,11 +240,11 @@ class CaseActions:
         elif action is Action.UPHOLD:
             text.append(Msg(key, ids))
             text += [
-                Msg("notify.measure", {"label": self._label("uphold", "measures", m)})
+                Msg("notify.measure", {"label": self.label("uphold", "measures", m)})
                 for m in detail.get("measures", ())
             ]
         elif action is Action.REJECT:
-            reason = self._label("reject", "reason", str(detail.get("reason", "")))
+            reason = self.label("reject", "reason", str(detail.get("reason", "")))
             text.append(Msg(key, {**ids, "reason": reason}))
         else:
             text.append(Msg(key, ids))
@@ -295,7 +293,7 @@ class CaseActions:
         locale = await uow.reporters.locale(chat) or self._default_locale
         await uow.outbox.put(chat, say, locale, now=self._clock.now(), case_id=case_id)
 
-    def _label(self, flow_name: str, step_id: str, value: str) -> Msg:
+    def label(self, flow_name: str, step_id: str, value: str) -> Msg:
         """An option's label from a decision flow, or the raw value if the flow lost it."""
         try:
             step = self._book.current(flow_name).step(step_id)
@@ -306,9 +304,6 @@ class CaseActions:
             if option is not None:
                 return Msg(option.label)
         return Msg("staff.value", {"value": value})
-
-    def label(self, flow_name: str, step_id: str, value: str) -> Msg:
-        return self._label(flow_name, step_id, value)
 
 
 def _decision(action: Action, detail: Mapping[str, Any], note: str) -> dict[str, Any] | None:
