@@ -24,7 +24,7 @@ from disputebot.engine.effects import FileCase, Finish, Msg, Say
 from disputebot.engine.events import ButtonPressed, CommandReceived, Event, TextReceived
 from disputebot.engine.outcome import Outcome
 from disputebot.engine.prompts import account_value
-from disputebot.engine.spec import ChoiceStep, FlowBook
+from disputebot.engine.spec import FlowBook
 from disputebot.engine.state import Session
 from disputebot.logs import bind_case, log_context
 from disputebot.metrics import Metrics, UpdateOutcome
@@ -33,7 +33,7 @@ from disputebot.service import filing
 from disputebot.service.desk import VIEW_VERBS, DeskAnswer, StaffDesk
 from disputebot.service.followup import INFO_FLOW, Followup
 from disputebot.service.inbound import Inbound, Reply
-from disputebot.service.replies import CommandReplies
+from disputebot.service.replies import CommandReplies, option_label
 from disputebot.service.review import CaseActions
 from disputebot.service.statsview import StatsView
 
@@ -335,14 +335,12 @@ class BotService:
             category=case.category,
             actor_role="reporter",
         )
-        receipt = filing.receipt(case, self._category_label(action, case.category))
+        category = self._category_label(action, case.category)
+        receipt = filing.receipt(case, category)
         await uow.outbox.put(chat, receipt, locale, now=now, case_id=case.public_id)
         summary = Msg(
             "staff.new_case.summary",
-            {
-                "category": self._category_label(action, case.category),
-                "account": account_value(case.account),
-            },
+            {"category": category, "account": account_value(case.account)},
         )
         await self._actions.announce(uow, case.public_id, chat.channel, summary)
         bind_case(case.public_id)
@@ -354,9 +352,8 @@ class BotService:
 
     def _category_label(self, action: FileCase, value: str) -> Msg:
         flow = self._book.get(action.flow, action.version)
-        step = flow.step("category") if flow and flow.has_step("category") else None
-        option = step.option(value) if isinstance(step, ChoiceStep) else None
-        return Msg(option.label) if option else Msg("bot.category.unknown", {"value": value})
+        label = option_label(flow, "category", value)
+        return label or Msg("bot.category.unknown", {"value": value})
 
     async def _service_command(
         self,

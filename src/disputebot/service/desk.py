@@ -24,6 +24,7 @@ from disputebot.engine.events import CommandReceived
 from disputebot.engine.spec import ChoiceStep, FlowBook
 from disputebot.ports import ChatKey, Clock, OutboxStatus, Role, UnitOfWork
 from disputebot.service import cards
+from disputebot.service.replies import option_label
 from disputebot.service.review import Actor, CaseActions
 from disputebot.service.statsview import StatsView
 
@@ -377,9 +378,8 @@ class StaffDesk:
         return step if isinstance(step, ChoiceStep) else None
 
     def category_label(self, value: str) -> Msg:
-        step = self._category_step()
-        option = step.option(value) if step else None
-        return Msg(option.label) if option else Msg("bot.category.unknown", {"value": value})
+        label = option_label(self._book.current("report"), "category", value)
+        return label or Msg("bot.category.unknown", {"value": value})
 
 
 def illegal_message(exc: IllegalTransition, case: CaseRecord) -> Msg:

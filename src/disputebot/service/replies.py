@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from disputebot.cases.records import CaseRecord, Status
 from disputebot.engine.effects import N_, Button, Msg, Say
 from disputebot.engine.prompts import when
-from disputebot.engine.spec import FlowBook
+from disputebot.engine.spec import ChoiceStep, Flow, FlowBook, MultiChoiceStep
 from disputebot.engine.state import Session
 
 STATUS_LABELS = {
@@ -21,6 +21,16 @@ STATUS_LABELS = {
     Status.CLOSED: N_("case.status.closed"),
 }
 LANGUAGE_NAMES = {"en": N_("bot.language.en"), "zh_Hans": N_("bot.language.zh_Hans")}
+
+
+def option_label(flow: Flow | None, step_id: str, value: str) -> Msg | None:
+    """The label of the option ``value`` of a choice step, or ``None`` if the flow (or that
+    version of it) no longer offers it."""
+    if flow is None or not flow.has_step(step_id):
+        return None
+    step = flow.step(step_id)
+    option = step.option(value) if isinstance(step, ChoiceStep | MultiChoiceStep) else None
+    return Msg(option.label) if option else None
 
 
 def language_name(locale: str) -> Msg:

@@ -21,9 +21,10 @@ from disputebot.cases import lifecycle
 from disputebot.cases.lifecycle import Action, ActorRole
 from disputebot.cases.records import CaseChange, CaseEvent, CaseRecord, Status
 from disputebot.engine.effects import N_, Button, Msg, Say
-from disputebot.engine.spec import ChoiceStep, FlowBook, MultiChoiceStep
+from disputebot.engine.spec import FlowBook
 from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ChatKey, Clock, UnitOfWork
+from disputebot.service.replies import option_label
 
 log = logging.getLogger(__name__)
 
@@ -296,14 +297,10 @@ class CaseActions:
     def label(self, flow_name: str, step_id: str, value: str) -> Msg:
         """An option's label from a decision flow, or the raw value if the flow lost it."""
         try:
-            step = self._book.current(flow_name).step(step_id)
+            flow = self._book.current(flow_name)
         except KeyError:
-            return Msg("staff.value", {"value": value})
-        if isinstance(step, ChoiceStep | MultiChoiceStep):
-            option = step.option(value)
-            if option is not None:
-                return Msg(option.label)
-        return Msg("staff.value", {"value": value})
+            flow = None
+        return option_label(flow, step_id, value) or Msg("staff.value", {"value": value})
 
 
 def _decision(action: Action, detail: Mapping[str, Any], note: str) -> dict[str, Any] | None:
