@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from disputebot.cases.standing import StandingRules
 from disputebot.clock import SystemClock
 from disputebot.config import Settings
 from disputebot.engine.context import Policies
@@ -18,6 +20,7 @@ from disputebot.loading import load_flows, load_lexicons, load_profile
 from disputebot.metrics import Metrics
 from disputebot.policy.abuse import AbuseRules
 from disputebot.ports import Clock, UnitOfWorkFactory
+from disputebot.service.addons import FairnessRules
 from disputebot.service.bot import BotService, LocaleChoice
 from disputebot.service.desk import DIALOG_STEPS
 from disputebot.service.evidence import EvidenceVault
@@ -114,9 +117,27 @@ async def build(settings: Settings, *, upgrade_sqlite: bool = True) -> App:
         stats=StatsView(clock, content.catalogs, font=settings.chart_font),
         reminder_after=settings.review_reminder_after,
         platform_events=settings.platform_webhooks,
+        fairness=fairness_rules(settings),
     )
     vault = EvidenceVault(settings.evidence_dir)
     return App(settings, content, engine, uow_factory, vault, service, clock, metrics)
+
+
+def fairness_rules(settings: Settings) -> FairnessRules:
+    """The fairness features' settings, as the service takes them."""
+    return FairnessRules(
+        party_answer=timedelta(days=settings.party_answer_days),
+        claim_link_ttl=timedelta(hours=settings.claim_link_hours),
+        appeal_window=timedelta(days=settings.appeal_days),
+        standing=StandingRules(
+            warn_after=settings.warn_after_unfounded,
+            suspend_after=settings.suspend_after_unfounded,
+            suspension=timedelta(days=settings.suspension_days),
+        ),
+        campaign_window=timedelta(hours=settings.campaign_window_hours),
+        campaign_min_reports=settings.campaign_min_reports,
+        bot_username=settings.bot_username,
+    )
 
 
 def telegram_runtime(app: App, *, album_wait: float = 0.8) -> TelegramRuntime:

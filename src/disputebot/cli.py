@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from disputebot.cases.ids import normalize_case_id
-from disputebot.cases.records import CaseRecord
+from disputebot.cases.records import CaseRecord, Statement
 from disputebot.config import PROJECT_ROOT, Settings
 from disputebot.errors import ConfigError
 from disputebot.logs import setup_logging
@@ -309,7 +309,7 @@ def cases_list(as_json: bool, limit: int) -> None:
 @click.argument("case_id")
 @click.option("--json", "as_json", is_flag=True)
 def cases_show(case_id: str, as_json: bool) -> None:
-    """One case with its evidence and audit trail."""
+    """One case with its evidence, audit trail and statements of reasons."""
     settings = _settings()
     public_id = normalize_case_id(case_id)
     if public_id is None:
@@ -318,10 +318,11 @@ def cases_show(case_id: str, as_json: bool) -> None:
     async def go() -> int:
         async with _store(settings) as uow_factory, uow_factory() as uow:
             case = await uow.cases.get(public_id)
+            statements = await uow.cases.statements(public_id)
         if case is None:
             click.echo(f"no case {public_id}", err=True)
             return 1
-        data = case_json(case)
+        data = case_json(case, statements)
         if as_json:
             click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         else:
@@ -331,9 +332,10 @@ def cases_show(case_id: str, as_json: bool) -> None:
     _run(go())
 
 
-def case_json(case: CaseRecord) -> dict[str, Any]:
-    """The case object of ``cases list|show --json``."""
-    return {
+def case_json(case: CaseRecord, statements: list[Statement] | None = None) -> dict[str, Any]:
+    """The case object of ``cases list|show --json``; ``show`` adds the statements of reasons
+    (``statements``), oldest first."""
+    data: dict[str, Any] = {
         "id": case.public_id,
         "status": str(case.status),
         "reporter": case.reporter_id,
@@ -355,6 +357,7 @@ def case_json(case: CaseRecord) -> dict[str, Any]:
         "decision": dict(case.decision),
         "first_response_at": _iso(case.first_response_at),
         "decided_at": _iso(case.decided_at),
+        "merged_into": case.merged_into,
         "evidence": [
             {
                 "sha256": f.sha256,
@@ -362,8 +365,10 @@ def case_json(case: CaseRecord) -> dict[str, Any]:
                 "mime": f.mime,
                 "name": f.name,
                 "stored_path": f.stored_path,
+                "source": str(case.source_of(position)),
+                "shareable": position in case.shareable,
             }
-            for f in case.evidence
+            for position, f in enumerate(case.evidence)
         ],
         "events": [
             {
@@ -377,6 +382,19 @@ def case_json(case: CaseRecord) -> dict[str, Any]:
             for e in case.events
         ],
     }
+    if statements is not None:
+        data["statements"] = [
+            {
+                "audience": str(s.audience),
+                "kind": s.kind,
+                "body": dict(s.body),
+                "locale": s.locale,
+                "recipient": s.recipient,
+                "created_at": s.created_at.isoformat(),
+            }
+            for s in statements
+        ]
+    return data
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     # A reporter whose case waits on staff this long is told it is still under review, and
     # again every as long while it keeps waiting; 0 turns the reminders off.
     review_reminder_hours: float = Field(default=72, ge=0)
+    # The reported party's channel, appeals and reporter standing (DSA Arts. 16, 17, 20, 23).
+    # The bot's username, for claim links (https://t.me/<bot>?start=claim_…); without it the
+    # link is given as the /start command to send.
+    bot_username: str | None = None
+    claim_link_hours: float = Field(default=72, gt=0)
+    party_answer_days: float = Field(default=14, gt=0)
+    appeal_days: float = Field(default=183, ge=183)
+    # Reports rejected as manifestly unfounded before staff are asked to warn the reporter,
+    # and (counted from the same start) to suspend them from filing for suspension_days.
+    warn_after_unfounded: int = Field(default=3, ge=1)
+    suspend_after_unfounded: int = Field(default=5, ge=2)
+    suspension_days: float = Field(default=30, gt=0)
+    # A possible coordinated campaign: campaign_min_reports reports against one account within
+    # campaign_window_hours, from reporters with no earlier report.
+    campaign_window_hours: float = Field(default=24, gt=0)
+    campaign_min_reports: int = Field(default=3, ge=2)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     # With a port set, /metrics and /healthz are served here (in webhook mode the webhook
@@ -97,6 +113,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DISPUTEBOT_PLATFORM_WEBHOOK_URL and DISPUTEBOT_PLATFORM_WEBHOOK_SECRET go "
                 "together: set both (a non-empty secret) or neither"
+            )
+        if self.suspend_after_unfounded <= self.warn_after_unfounded:
+            raise ValueError(
+                "DISPUTEBOT_SUSPEND_AFTER_UNFOUNDED must be above DISPUTEBOT_WARN_AFTER_UNFOUNDED"
             )
         if url:
             parts = urlsplit(url)

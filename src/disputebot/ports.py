@@ -20,8 +20,12 @@ from disputebot.cases.records import (
     CaseRecord,
     CaseSummary,
     CaseTimes,
+    ClaimLink,
     NewCase,
+    PartyLink,
     QueueFilter,
+    StandingEvent,
+    Statement,
     Status,
     TrackRecord,
 )
@@ -41,11 +45,13 @@ __all__ = [
     "Outbox",
     "OutboxItem",
     "OutboxStatus",
+    "PartyStore",
     "ReporterStore",
     "Role",
     "SenderLock",
     "SessionStore",
     "StaffStore",
+    "StandingStore",
     "StoredSession",
     "UnitOfWork",
     "UnitOfWorkFactory",
@@ -222,9 +228,38 @@ class CaseStore(Protocol):
         """For ``/stats``: every case created at or after ``since``, and every open case."""
         ...
 
+    async def set_shareable(self, public_id: str, position: int, shareable: bool) -> None:
+        """Mark the evidence item at ``position`` (0-based) shareable with the reported party,
+        or not. ``KeyError`` for an unknown case, ``IndexError`` for a position it lacks."""
+        ...
+
+    async def add_statement(self, statement: Statement) -> int:
+        """Keep a statement of reasons on its case; returns its id. ``KeyError`` for an
+        unknown case."""
+        ...
+
+    async def statements(self, public_id: str) -> builtins.list[Statement]:
+        """The case's statements of reasons, oldest first."""
+        ...
+
+    async def merged_from(self, public_id: str) -> builtins.list[CaseSummary]:
+        """The cases merged into this one (``CaseRecord.merged_into``), oldest first."""
+        ...
+
+    async def recent_against(
+        self, account_key: str, since: datetime, *, limit: int = 50
+    ) -> builtins.list[CaseSummary]:
+        """Cases against one account created at or after ``since``, oldest first (the
+        coordinated-report check)."""
+        ...
+
+    async def first_filed(self, reporter_id: str) -> datetime | None:
+        """When the reporter filed their first case; ``None`` if they never did."""
+        ...
+
     async def purge_finished(self, before: datetime) -> tuple[builtins.list[str], set[str]]:
         """Delete cases finished (not open) and last changed before ``before``, with their
-        evidence rows, audit trail, outbox messages and deadlines.
+        evidence rows, audit trail, statements, outbox messages and deadlines.
 
         Returns the purged public ids and the stored evidence paths that no remaining case
         refers to (the caller deletes those files once the transaction has committed).
@@ -450,6 +485,46 @@ class StaffStore(Protocol):
     async def list(self) -> list[tuple[ChatKey, Role]]: ...
 
 
+class PartyStore(Protocol):
+    """Reported parties: claim links staff hand out, and the chats linked to accounts by them."""
+
+    async def add_claim(self, claim: ClaimLink) -> None: ...
+
+    async def claim(self, token_hash: str) -> ClaimLink | None: ...
+
+    async def use_claim(self, token_hash: str, chat_ref: str, now: datetime) -> bool:
+        """Spend the claim for ``chat_ref``; True only if it was unused, not revoked and not
+        expired at ``now`` (two chats racing for one link: one wins)."""
+        ...
+
+    async def link(self, link: PartyLink) -> None:
+        """Link a chat to an account (again linking an already linked pair changes nothing)."""
+        ...
+
+    async def links(self, account_key: str) -> builtins.list[PartyLink]:
+        """The chats linked to the account now, oldest link first."""
+        ...
+
+    async def accounts_of(self, chat_ref: str) -> builtins.list[PartyLink]:
+        """The accounts a chat is linked to now."""
+        ...
+
+    async def revoke(self, account_key: str, now: datetime, *, chat_ref: str | None = None) -> int:
+        """End the account's unused claim links and its links (only ``chat_ref``'s link and
+        no claims, if given); returns how many were ended."""
+        ...
+
+
+class StandingStore(Protocol):
+    """The steps staff took on reporters' standing (warnings, suspensions), as an audit log."""
+
+    async def record(self, event: StandingEvent) -> int: ...
+
+    async def history(self, reporter_id: str) -> builtins.list[StandingEvent]:
+        """Oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``async with`` block without ``commit()`` rolls back."""
 
@@ -460,6 +535,8 @@ class UnitOfWork(Protocol):
     reporters: ReporterStore
     staff: StaffStore
     deadlines: Deadlines
+    parties: PartyStore
+    standing: StandingStore
 
     async def __aenter__(self) -> Self: ...
 

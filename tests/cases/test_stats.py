@@ -110,10 +110,12 @@ def test_backlog_counts_open_statuses_only_each_listed_even_at_zero() -> None:
         case(NOW - H, Status.SUBMITTED),
         case(NOW - 2 * D, Status.AWAITING_INFO),
         case(NOW - 9 * D, Status.ESCALATED),
+        case(NOW - 4 * D, Status.APPEALED, decided=NOW - 2 * D),
         case(NOW - 2 * D, Status.UPHELD, decided=NOW - D),
         case(NOW - 2 * D, Status.REJECTED, decided=NOW - D),
         case(NOW - 2 * D, Status.WITHDRAWN, decided=NOW - D),
         case(NOW - 2 * D, Status.CLOSED, decided=NOW - D),
+        case(NOW - 2 * D, Status.MERGED, decided=NOW - D),
     ]
     report = compute(times, NOW)
     assert list(report.by_status.items()) == [
@@ -121,12 +123,13 @@ def test_backlog_counts_open_statuses_only_each_listed_even_at_zero() -> None:
         (Status.IN_REVIEW, 0),
         (Status.AWAITING_INFO, 1),
         (Status.ESCALATED, 1),
+        (Status.APPEALED, 1),
     ]
-    assert report.open_total == 4
+    assert report.open_total == 5
     assert report.by_age == {
         AgeBucket.UNDER_1D: 2,
         AgeBucket.D1_TO_3: 1,
-        AgeBucket.D3_TO_7: 0,
+        AgeBucket.D3_TO_7: 1,
         AgeBucket.OVER_7D: 1,
     }
 

@@ -1,8 +1,9 @@
 """Staff review in a real ``disputebot console --jsonl`` process: one console speaks for the
 reporter (user 1001) and for a staff admin (user 7, through the ``"user"`` key). The case goes
 submitted → in_review → awaiting_info → (the reporter answers with a file) → in_review → upheld
-with two measures; the reporter's chat gets a line at each step, the staff side gets the card
-and the evidence files, and ``disputebot cases show --json`` names every actor in the trail."""
+with two measures for 90 days; the reporter's chat gets a line at each step (the decision as a
+statement of reasons), the staff side gets the card and the evidence files, and ``disputebot
+cases show --json`` names every actor in the trail."""
 
 from __future__ import annotations
 
@@ -34,7 +35,16 @@ ANSWER = "The carrier's page says the number does not exist; screenshot attached
 CASE_ID = re.compile(r"DR-[0-9A-Z]{8}")
 # A message id shown instead of its text: "engine.list.join", "review.measure.warning", …
 RAW_MSGID = re.compile(r"\b[a-z_]+(?:\.[a-z_]+){1,}\b")
-MSGID_PREFIXES = ("engine.", "review.", "staff.", "notify.", "card.", "info.", "followup.")
+MSGID_PREFIXES = (
+    "engine.",
+    "review.",
+    "staff.",
+    "notify.",
+    "card.",
+    "info.",
+    "followup.",
+    "sor.",
+)
 
 Message = dict[str, Any]
 
@@ -131,7 +141,7 @@ def review_to_upheld(tmp_path: Path) -> tuple[str, Console, list[Path]]:
     card = bot.wait(to(STAFF, is_card))
     assert f"{case_id} — Submitted" in card["text"]
     assert "order-page.png" in card["text"]
-    bot.staff(button=button(card, "evidence"))
+    bot.staff(button=button(card, "📎 evidence"))
     files = bot.wait(to(STAFF, lambda m: "media" in m))
     assert [(m["kind"], m["name"]) for m in files["media"]] == [("photo", "order-page.png")]
     assert Path(files["media"][0]["path"]).read_bytes() == first.read_bytes()
@@ -185,17 +195,22 @@ def review_to_upheld(tmp_path: Path) -> tuple[str, Console, list[Path]]:
     bot.staff(button=button(measures, "remove non-compliant"))
     measures = bot.proc.at_step("measures")
     bot.staff(button=button(measures, "done"))
+    bot.staff(button=button(bot.proc.at_step("duration"), "90 days"))
     bot.staff(button=button(bot.proc.at_step("note"), "no note"))
     bot.staff(button=button(bot.proc.at_step("confirm"), "confirm"))
     bot.wait(to(STAFF, says("is now Upheld")))
     card = bot.wait(to(STAFF, is_card))
     assert f"{case_id} — Upheld" in card["text"]
     assert "Restrict the account's functions" in card["text"]  # the decision
+    # The reporter's news of the decision is its statement of reasons.
     upheld = bot.wait(to(REPORTER, says("was upheld")))
+    assert upheld["text"].startswith("📄 Statement of reasons")
     assert case_id in upheld["text"]
     assert "Restrict the account's functions" in upheld["text"]
     assert "Remove non-compliant products" in upheld["text"]
     assert "Formal warning" not in upheld["text"]
+    assert "Duration of the measures: 90 days." in upheld["text"]
+    assert button(upheld, "appeal") == f"ap:{case_id}"
     assert bot.proc.close() == 0
     return case_id, bot, [first, second]
 
@@ -219,6 +234,8 @@ def test_case_goes_through_review_to_upheld_in_one_console(reviewed: Reviewed) -
     assert case["assignee"] == f"console:{STAFF}"
     assert case["decision"]["outcome"] == "upheld"
     assert case["decision"]["measures"] == ["restrict_functions", "remove_products"]
+    assert case["decision"]["duration"] == "days_90"
+    assert case["decision"]["decided_by"] == f"console:{STAFF}"
     assert case["first_response_at"] is not None
     assert case["decided_at"] is not None
     assert [e["sha256"] for e in case["evidence"]] == [sha(f.read_bytes()) for f in reviewed.files]
@@ -227,6 +244,7 @@ def test_case_goes_through_review_to_upheld_in_one_console(reviewed: Reviewed) -
     reporter, staff = f"console:{REPORTER}", f"console:{STAFF}"
     assert trail == [
         (reporter, "filed", None, "submitted"),
+        ("system", "party:unreachable", None, None),  # nobody is linked to the account
         (staff, "take", "submitted", "in_review"),
         (staff, "ask_info", "in_review", "awaiting_info"),
         (reporter, "info_received", "awaiting_info", "in_review"),

@@ -1,9 +1,10 @@
 """Staff review over real HTTP: the real bot (python-telegram-bot and aiogram, polling and
 webhook) against the fake Bot API server. A reporter files a report with a photo; a staff admin
 opens it from /queue, takes it from the staff group's announcement, asks for information; the
-reporter answers with text and a photo; the staff admin upholds with two measures. The
-reporter's chat gets a message at each step, the evidence reaches staff as photos re-sent by
-``file_id``, and the store's audit trail names every actor."""
+reporter answers with text and a photo; the staff admin upholds with two measures for 30 days.
+The reporter's chat gets a message at each step (the decision as a statement of reasons), the
+evidence reaches staff as photos re-sent by ``file_id``, and the store's audit trail names every
+actor."""
 
 from __future__ import annotations
 
@@ -145,15 +146,22 @@ async def test_case_goes_through_review_to_upheld(
     await staff.press(measures, "Remove non-compliant")
     measures = await seen(staff, says("which measures"))
     await staff.press(measures, "Done")
+    await staff.press(await seen(staff, says("how long do the measures last")), "30 days")
     await staff.press(await seen(staff, lambda m: "No note" in labels(m)), "No note")
     await staff.press(await seen(staff, says("uphold the report")), "Confirm")
     await seen(staff, says("is now Upheld"))
     card = await seen(staff, is_card)
     assert f"{case_id} — Upheld" in card["text"]
+    # The reporter's news of the decision is a statement of reasons (DSA Art. 17): the
+    # measures, how long they last, and how to appeal, with an Appeal button.
     upheld = await seen(reporter, says("was upheld"))
+    assert upheld["text"].startswith("📄 Statement of reasons")
     assert case_id in upheld["text"]
     assert "Restrict the account's functions" in upheld["text"]
     assert "Remove non-compliant products" in upheld["text"]
+    assert "Duration of the measures: 30 days." in upheld["text"]
+    assert "How to appeal" in upheld["text"]
+    assert labels(upheld) == ["⚖️ Appeal"]
 
     # The reporter's chat, after the filing: one message per change of the case.
     news = [m["text"] for m in reporter.inbox if case_id in m["text"]]
@@ -177,17 +185,20 @@ async def test_case_goes_through_review_to_upheld(
     assert case.status is Status.UPHELD
     assert case.assignee == f"telegram:{STAFF}"
     assert case.decision["measures"] == ["restrict_functions", "remove_products"]
+    assert case.decision["duration"] == "days_30"
+    assert case.decision["decided_by"] == f"telegram:{STAFF}"
     assert [e.mime for e in case.evidence] == ["image/png", "image/png"]
     trail = [(e.actor, e.kind, e.to_status) for e in case.events]
     assert trail == [
         (f"telegram:{REPORTER}", "filed", Status.SUBMITTED),
+        ("system", "party:unreachable", None),  # nobody is linked to the reported account
         (f"telegram:{STAFF}", "take", Status.IN_REVIEW),
         (f"telegram:{STAFF}", "ask_info", Status.AWAITING_INFO),
         (f"telegram:{REPORTER}", "info_received", Status.IN_REVIEW),
         (f"telegram:{STAFF}", "uphold", Status.UPHELD),
     ]
-    assert case.events[2].note == QUESTION
-    assert case.events[3].note == ANSWER
+    assert case.events[3].note == QUESTION
+    assert case.events[4].note == ANSWER
     assert telegram.internal_errors == []
 
 

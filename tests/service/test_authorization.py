@@ -440,12 +440,13 @@ PRESSES = [
         dialog=(
             Click("review.measure.warning"),
             Click("review.uphold.measures.done"),
+            Click("review.duration.days_30"),
             Click("review.note_for_reporter.skip"),
             SUBMIT,
         ),
         after=Status.UPHELD,
         event="uphold",
-        news="notify.upheld",
+        news="sor.upheld.reporter",
     ),
     Press(
         "rj",
@@ -458,7 +459,7 @@ PRESSES = [
         ),
         after=Status.REJECTED,
         event="rejected:not_malicious",
-        news="notify.rejected",
+        news="sor.rejected.reporter",
     ),
     Press(
         "es",
@@ -467,7 +468,7 @@ PRESSES = [
         dialog=(Click("review.department.fraud"), Click("review.escalate.note.skip"), SUBMIT),
         after=Status.ESCALATED,
         event="escalate",
-        news="notify.escalated",
+        news="sor.escalated.reporter",
     ),
     Press(
         "nt",
@@ -726,7 +727,7 @@ async def test_a_reviewer_may_not_decide_another_reviewers_case(
     assert await world.outbox() == outbox_before
     # ... and their card does not offer it either; a note and a withdrawal remain.
     card = await reviewer.text(f"/case {case_id}")
-    assert verbs_on([r.say for r in card]) == {"wd", "nt", "ev", "card"}
+    assert verbs_on([r.say for r in card]) == {"wd", "nt", "ev", "shr", "card"}
 
 
 @pytest.mark.parametrize(
@@ -750,7 +751,7 @@ async def test_a_card_offers_what_the_viewer_may_do(
     case_id = await world.case(status, assignee=REVIEWER)
     chat = ServiceChat(desk_service, PEOPLE[who])
     card = await chat.text(f"/case {case_id}")
-    assert verbs_on([r.say for r in card]) == offered | {"ev", "card"}
+    assert verbs_on([r.say for r in card]) == offered | {"ev", "shr", "card"}
 
 
 # --- group chats --------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ async def test_report_is_filed_with_receipt_in_one_transaction(
     assert case.category == "fake_logistics"
     assert [e.mime for e in case.evidence] == ["image/png", "application/pdf"]
     assert all(e.sha256 and Path(e.stored_path or "").is_file() for e in case.evidence)
-    assert [e.kind for e in case.events] == ["filed"]
+    assert [e.kind for e in case.events] == ["filed", "party:unreachable"]
     assert case.events[0].actor == "test:1001"
     assert receipt.chat == chat.chat
     assert receipt.case_id == case.public_id

@@ -486,7 +486,8 @@ async def test_a_report_rejected_as_false_puts_the_reporter_in_the_cooldown(
     case = await world.get(case_id)
     assert (case.status, case.events[-1].kind) == (Status.REJECTED, "rejected:false_report")
     assert case.decision["reason"] == "false_report"
-    assert first_keys(await world.outbox(reporter.chat))[-1] == "notify.rejected"
+    # The reporter gets a statement of reasons in place of the short notice (issue 6).
+    assert first_keys(await world.outbox(reporter.chat))[-1] == "sor.rejected.reporter"
 
     clock.advance(days=1)
     refused = await reporter.text("/report")
@@ -525,7 +526,7 @@ async def test_an_escalated_case_is_taken_back_and_decided(
     case = await world.get(case_id)
     assert (case.status, case.decision["department"]) == (Status.ESCALATED, "legal")
     card = await second.text(f"/case {case_id}")
-    assert verbs_on([r.say for r in card]) == {"take", "wd", "nt", "ev", "card"}
+    assert verbs_on([r.say for r in card]) == {"take", "wd", "nt", "ev", "shr", "card"}
 
     await second.click("staff.button.take")
     case = await world.get(case_id)
@@ -539,10 +540,12 @@ async def test_an_escalated_case_is_taken_back_and_decided(
         "staff.button.uphold",
         "review.measure.remove_products",
         "review.uphold.measures.done",
+        "review.duration.permanent",
         "review.note_for_reporter.skip",
     )
     case = await world.get(case_id)
     assert case.status is Status.UPHELD
+    assert case.decision["duration"] == "permanent"
     assert [(e.actor, e.kind) for e in case.events[1:]] == [
         (ref(REVIEWER), "take"),  # seeded
         (ref(REVIEWER), "escalate"),
@@ -551,9 +554,9 @@ async def test_an_escalated_case_is_taken_back_and_decided(
     ]
     assert first_keys(await world.outbox(chat_of(REPORTER))) == [
         "notify.in_review",  # seeded
-        "notify.escalated",
+        "sor.escalated.reporter",  # statements of reasons replace the short notices
         "notify.in_review",
-        "notify.upheld",
+        "sor.upheld.reporter",
     ]
 
 
@@ -651,7 +654,7 @@ async def test_closing_a_decided_case_keeps_the_decision(
     assert first_keys(await world.outbox(chat_of(REPORTER)))[-1] == "notify.closed"
     card = await reviewer.text(f"/case {case_id}")
     assert "card.decision" in keys(card)
-    assert verbs_on([r.say for r in card]) == {"nt", "ev", "card"}
+    assert verbs_on([r.say for r in card]) == {"nt", "ev", "shr", "card"}
 
 
 # --- /check -------------------------------------------------------------------------------------

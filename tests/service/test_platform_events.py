@@ -53,6 +53,7 @@ async def review(service: BotService, vault: EvidenceVault) -> None:
     await admin.click("review.measure.remove_products")
     await admin.click("review.measure.warning")
     await admin.click("review.uphold.measures.done")
+    await admin.click("review.duration.days_90")
     await admin.click("review.note_for_reporter.skip")
     await admin.click("review.confirm.submit")
 
@@ -73,7 +74,11 @@ async def test_every_change_but_a_note_is_an_event_without_the_reporter(
     assert upheld["decision"] == {
         "outcome": "upheld",
         "measures": ["remove_products", "warning"],
+        "duration": "days_90",
         "note": "",
+        # Staff are named (an appeal must go to someone else), the reporter never is.
+        "decided_by": f"test:{ADMIN}",
+        "decided_at": clock.now().isoformat(),
     }
     assert upheld["account_key"] == events[0]["account_key"]
     assert len({e["event_id"] for e in events}) == len(events)

@@ -71,7 +71,7 @@ async def test_a_reopened_false_report_rejection_ends_the_cooldown(
     await reporter.text("/cancel")
     await admin.text(f"/case {case_id}")
     await admin.click("staff.button.reopen")
-    measures = ("review.measure.warning", "review.uphold.measures.done")
+    measures = ("review.measure.warning", "review.uphold.measures.done", "review.duration.days_7")
     await decide(admin, case_id, "staff.button.uphold", *measures, "review.note_for_reporter.skip")
     assert "report.category.prompt" in keys_of(await reporter.text("/report"))
 

@@ -99,6 +99,7 @@ async def test_a_case_goes_through_review_to_upheld(
     await admin.click("review.measure.restrict_functions")
     await admin.click("review.measure.remove_products")
     await admin.click("review.uphold.measures.done")
+    await admin.click("review.duration.days_30")
     await admin.click("review.note_for_reporter.skip")
     await admin.click("review.confirm.submit")
     assert "staff.done" in admin.said()
@@ -108,9 +109,11 @@ async def test_a_case_goes_through_review_to_upheld(
     assert case is not None
     assert case.status is Status.UPHELD
     assert case.decision["measures"] == ["restrict_functions", "remove_products"]
+    assert case.decision["duration"] == "days_30"
     trail = [(e.actor, e.kind) for e in case.events]
     assert trail == [
         ("test:1001", "filed"),
+        ("system", "party:unreachable"),  # nobody is linked to the reported account
         ("test:1", "take"),
         ("test:1", "ask_info"),
         ("test:1001", "info_received"),
@@ -122,7 +125,8 @@ async def test_a_case_goes_through_review_to_upheld(
         "receipt.filed",
         "notify.in_review",
         "notify.awaiting_info",
-        "notify.upheld",
+        "sor.upheld.reporter",  # the statement of reasons replaces the short notice
     ]
     upheld = [k for k in keys(news[-1]) if k.startswith("review.measure.")]
     assert upheld == ["review.measure.restrict_functions", "review.measure.remove_products"]
+    assert "review.duration.days_30" in keys(news[-1])

@@ -9,8 +9,10 @@ conversations in ``conversations/``, not code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from disputebot.cases.records import OPEN_STATUSES, Status
 from disputebot.errors import DisputebotError
@@ -24,6 +26,7 @@ __all__ = [
     "allowed_actions",
     "check",
     "decision_kind",
+    "under_appeal",
 ]
 
 
@@ -31,6 +34,7 @@ class ActorRole(StrEnum):
     """Who acts on a case. Staff roles come from the roster; ``reporter`` is the case's owner."""
 
     REPORTER = "reporter"
+    PARTY = "party"  # the reported party, through a chat linked to the account
     REVIEWER = "reviewer"
     ADMIN = "admin"
     SYSTEM = "system"
@@ -48,13 +52,26 @@ class Action(StrEnum):
     REOPEN = "reopen"
     CLOSE = "close"
     NOTE = "note"
+    STATEMENT = "statement"  # the reported party answers the report
+    MERGE = "merge"  # a duplicate is folded into another case
+    APPEAL = "appeal"  # either side contests a decision
+    CONFIRM = "confirm"  # an appeal is decided: the decision stands
+    REVERSE = "reverse"  # an appeal is decided: the decision is reversed
 
 
 _STAFF = frozenset({ActorRole.REVIEWER, ActorRole.ADMIN})
 _ADMIN = frozenset({ActorRole.ADMIN})
 _REPORTER = frozenset({ActorRole.REPORTER})
+_SIDES = frozenset({ActorRole.REPORTER, ActorRole.PARTY})
 _DECIDED = frozenset({Status.UPHELD, Status.REJECTED})
-_FINISHED = frozenset({Status.UPHELD, Status.REJECTED, Status.WITHDRAWN, Status.CLOSED})
+_FINISHED = frozenset(
+    {Status.UPHELD, Status.REJECTED, Status.WITHDRAWN, Status.CLOSED, Status.MERGED}
+)
+# Open, but not under appeal: an appealed decision is not withdrawn or merged away.
+_UNDECIDED = OPEN_STATUSES - {Status.APPEALED}
+# Actions on an appealed case that its original decider may not take (DSA Art. 20: the appeal
+# is decided by someone else).
+_NOT_THE_DECIDER = frozenset({"take", "assign", "confirm", "reverse"})
 _ALL = frozenset(Status)
 # Under review, or waiting on the reporter: a silent reporter must not freeze a case.
 _REVIEWING = frozenset({Status.IN_REVIEW, Status.AWAITING_INFO})
@@ -77,7 +94,10 @@ TRANSITIONS: dict[Action, Rule] = {
     rule.action: rule
     for rule in (
         Rule(
-            Action.TAKE, frozenset({Status.SUBMITTED, Status.ESCALATED}), Status.IN_REVIEW, _STAFF
+            Action.TAKE,
+            frozenset({Status.SUBMITTED, Status.ESCALATED, Status.APPEALED}),
+            Status.IN_REVIEW,
+            _STAFF,
         ),
         Rule(Action.ASSIGN, OPEN_STATUSES, None, _ADMIN),
         Rule(Action.ASK_INFO, _REVIEWING, Status.AWAITING_INFO, _STAFF, True),
@@ -91,10 +111,17 @@ TRANSITIONS: dict[Action, Rule] = {
         Rule(Action.REJECT, _REVIEWING, Status.REJECTED, _STAFF, True),
         Rule(Action.ESCALATE, _REVIEWING, Status.ESCALATED, _STAFF, True),
         # The reporter withdraws before a decision, in chat or by asking staff to do it.
-        Rule(Action.WITHDRAW, OPEN_STATUSES, Status.WITHDRAWN, _REPORTER | _STAFF),
+        Rule(Action.WITHDRAW, _UNDECIDED, Status.WITHDRAWN, _REPORTER | _STAFF),
         Rule(Action.REOPEN, _FINISHED, Status.IN_REVIEW, _ADMIN),
         Rule(Action.CLOSE, _DECIDED, Status.CLOSED, _STAFF),
         Rule(Action.NOTE, _ALL, None, _STAFF),
+        Rule(Action.STATEMENT, OPEN_STATUSES, None, frozenset({ActorRole.PARTY})),
+        Rule(Action.MERGE, _UNDECIDED, Status.MERGED, _STAFF),
+        # A decision stands while appealed; closing it does not end the right of appeal.
+        Rule(Action.APPEAL, _DECIDED | {Status.CLOSED}, Status.APPEALED, _SIDES),
+        # ``to`` depends on the decision appealed; see ``check``.
+        Rule(Action.CONFIRM, frozenset({Status.APPEALED}), None, _STAFF, True),
+        Rule(Action.REVERSE, frozenset({Status.APPEALED}), None, _STAFF, True),
     )
 }
 
@@ -102,8 +129,9 @@ TRANSITIONS: dict[Action, Rule] = {
 class IllegalTransition(DisputebotError):
     """An action that the case's status or the actor's role does not allow.
 
-    ``reason`` is ``"status"`` (not from this status), ``"role"`` (not for this actor) or
-    ``"assignee"`` (the case is another reviewer's); channels turn it into a message.
+    ``reason`` is ``"status"`` (not from this status), ``"role"`` (not for this actor),
+    ``"assignee"`` (the case is another reviewer's) or ``"decider"`` (the appeal is against
+    this person's own decision); channels turn it into a message.
     """
 
     def __init__(self, action: Action, status: Status, role: ActorRole, reason: str) -> None:
@@ -121,8 +149,17 @@ def check(
     *,
     actor: str = "",
     assignee: str | None = None,
+    decider: str | None = None,
+    decided: Status | None = None,
 ) -> Status:
-    """The status after ``action``; raises ``IllegalTransition`` when it is not allowed."""
+    """The status after ``action``; raises ``IllegalTransition`` when it is not allowed.
+
+    For an appealed case, ``decider`` is who took the decision under appeal and ``decided`` its
+    outcome (``upheld`` or ``rejected``). The decider may not take, be assigned, confirm or
+    reverse the appeal. Confirming returns the case to ``decided``; reversing an upheld
+    decision rejects the report (lifting the measures), reversing a rejection puts the case
+    back in review for a new decision.
+    """
     rule = TRANSITIONS[action]
     if role is not ActorRole.SYSTEM and role not in rule.roles:
         raise IllegalTransition(action, status, role, "role")
@@ -135,19 +172,44 @@ def check(
         and assignee != actor
     ):
         raise IllegalTransition(action, status, role, "assignee")
+    if status is Status.APPEALED and action.value in _NOT_THE_DECIDER and decider is not None:
+        # The one who would hold the appeal: the actor, or for an assignment the assignee.
+        holder = assignee if action is Action.ASSIGN else actor
+        if holder == decider:
+            raise IllegalTransition(action, status, role, "decider")
+    if status is Status.APPEALED and action in {Action.TAKE, Action.ASSIGN}:
+        return Status.APPEALED  # the appeal is reviewed as an appeal, not as a new report
+    if action is Action.CONFIRM:
+        return decided if decided in _DECIDED else Status.UPHELD
+    if action is Action.REVERSE:
+        return Status.REJECTED if decided is not Status.REJECTED else Status.IN_REVIEW
     if action is Action.ASSIGN and status is Status.SUBMITTED:
         return Status.IN_REVIEW  # handing a new case to a reviewer starts its review
     return rule.to if rule.to is not None else status
 
 
 def allowed_actions(
-    status: Status, role: ActorRole, *, actor: str = "", assignee: str | None = None
+    status: Status,
+    role: ActorRole,
+    *,
+    actor: str = "",
+    assignee: str | None = None,
+    decider: str | None = None,
+    decided: Status | None = None,
 ) -> list[Action]:
     """The actions ``role`` may take on a case in ``status``, in table order."""
     allowed = []
     for action in TRANSITIONS:
         try:
-            check(action, status, role, actor=actor, assignee=assignee)
+            check(
+                action,
+                status,
+                role,
+                actor=actor,
+                assignee=assignee,
+                decider=decider,
+                decided=decided,
+            )
         except IllegalTransition:
             continue
         allowed.append(action)
@@ -163,3 +225,14 @@ def decision_kind(action: Action, detail: str = "") -> str:
     if action is Action.REJECT and detail:
         return f"rejected:{detail}"
     return action.value
+
+
+def under_appeal(decision: Mapping[str, Any]) -> tuple[str | None, Status | None]:
+    """Who took a case's standing decision, and its outcome (``upheld``/``rejected``; ``None``
+    for anything else): what ``check`` needs as ``decider`` and ``decided``."""
+    decider = decision.get("decided_by")
+    try:
+        outcome = Status(str(decision.get("outcome", "")))
+    except ValueError:
+        outcome = None
+    return (str(decider) if decider else None), (outcome if outcome in _DECIDED else None)

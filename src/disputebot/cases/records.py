@@ -20,11 +20,31 @@ class Status(StrEnum):
     ESCALATED = "escalated"
     WITHDRAWN = "withdrawn"
     CLOSED = "closed"
+    # A decision one of the parties has appealed; open again until a second reviewer rules.
+    APPEALED = "appealed"
+    # A duplicate folded into another case (``CaseRecord.merged_into``); its reporter follows
+    # that case from then on.
+    MERGED = "merged"
 
 
 OPEN_STATUSES: frozenset[Status] = frozenset(
-    {Status.SUBMITTED, Status.IN_REVIEW, Status.AWAITING_INFO, Status.ESCALATED}
+    {Status.SUBMITTED, Status.IN_REVIEW, Status.AWAITING_INFO, Status.ESCALATED, Status.APPEALED}
 )
+
+
+class EvidenceSource(StrEnum):
+    """Who gave an evidence item: the reporter (with the report, or answering staff), or the
+    reported party (with their statement or an appeal)."""
+
+    REPORTER = "reporter"
+    PARTY = "party"
+
+
+class Audience(StrEnum):
+    """The two sides of a case: the person who reported and the reported party."""
+
+    REPORTER = "reporter"
+    PARTY = "party"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +100,17 @@ class CaseRecord:
     decision: Mapping[str, Any] = field(default_factory=dict)
     first_response_at: datetime | None = None
     decided_at: datetime | None = None
+    # Positions (0-based, into ``evidence``) staff marked shareable with the reported party;
+    # nothing else of the evidence ever reaches the party.
+    shareable: frozenset[int] = frozenset()
+    # Who gave each evidence item, parallel to ``evidence`` (empty: all the reporter's).
+    evidence_sources: tuple[EvidenceSource, ...] = ()
+    merged_into: str | None = None
+
+    def source_of(self, position: int) -> EvidenceSource:
+        if position < len(self.evidence_sources):
+            return self.evidence_sources[position]
+        return EvidenceSource.REPORTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +123,8 @@ class CaseChange:
     case's existing files (an answer to a request for information). ``first_response`` sets
     the case's first-response time to the event's time if it has none yet; a change from an
     open status to one that is not open sets the decision time (closing a decided case keeps
-    it).
+    it). ``evidence_source`` says who gave the appended ``evidence``; ``merged_into`` sets the
+    case it was merged into.
     """
 
     event: CaseEvent
@@ -102,6 +134,8 @@ class CaseChange:
     decision: Mapping[str, Any] | None = None
     evidence: tuple[EvidenceFile, ...] = ()
     first_response: bool = False
+    evidence_source: EvidenceSource = EvidenceSource.REPORTER
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,3 +187,72 @@ class CaseTimes:
     first_response_at: datetime | None
     decided_at: datetime | None
     assignee: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A statement of reasons as delivered to one side of a case (DSA Art. 17): ``body`` is the
+    JSON-able content (see ``cases.reasons``), ``locale`` the language it was sent in and
+    ``recipient`` the chat reference it went to (``None``: nobody could be reached)."""
+
+    case_id: str
+    audience: Audience
+    kind: str  # "decision" | "appeal"
+    body: Mapping[str, Any]
+    locale: str
+    recipient: str | None
+    created_at: datetime
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PartyLink:
+    """A chat linked to a marketplace account through a claim link: the reported party's way
+    to hear about reports against the account and answer them."""
+
+    account_key: str
+    account: Mapping[str, Any]
+    chat_ref: str
+    linked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLink:
+    """A single-use, expiring invitation to link a chat to an account. Only the token's hash
+    is stored; ``used_at``/``revoked_at`` end it."""
+
+    token_hash: str
+    account_key: str
+    account: Mapping[str, Any]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by: str | None = None
+    revoked_at: datetime | None = None
+
+
+class StandingKind(StrEnum):
+    """Steps staff take on a reporter's standing (DSA Art. 23), each confirmed by a person."""
+
+    WARN = "warn"
+    SUSPEND = "suspend"
+    LIFT = "lift"  # a suspension ended early (after an appeal, or a mistake)
+    APPEAL = "appeal"  # the reporter contested a suspension
+
+
+@dataclass(frozen=True, slots=True)
+class StandingEvent:
+    """One step on a reporter's standing, kept as an audit row. ``unfounded_at`` is how many of
+    their reports had been rejected as manifestly unfounded when it was taken; ``until`` ends a
+    suspension; ``cases`` are the case ids relied on."""
+
+    reporter_id: str
+    kind: StandingKind
+    at: datetime
+    actor: str
+    unfounded_at: int = 0
+    until: datetime | None = None
+    note: str = ""
+    cases: tuple[str, ...] = ()
+    id: int = 0

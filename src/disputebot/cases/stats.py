@@ -65,6 +65,7 @@ BACKLOG_STATUSES: tuple[Status, ...] = (
     Status.IN_REVIEW,
     Status.AWAITING_INFO,
     Status.ESCALATED,
+    Status.APPEALED,
 )
 
 

@@ -194,6 +194,7 @@ ABUSE_MESSAGES = {
     "open_case": N_("policy.abuse.open_case"),
     "cooldown": N_("policy.abuse.cooldown"),
     "self_report": N_("policy.abuse.self_report"),
+    "suspended": N_("policy.abuse.suspended"),
 }
 
 

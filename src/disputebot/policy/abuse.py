@@ -15,6 +15,7 @@ class ReporterFacts:
     ``open_cases`` maps an account key to the public id of the reporter's open case against
     it. ``own_account_keys`` are accounts the reporter has claimed as their own.
     ``oldest_report_last_24h`` tells when the daily limit frees up again.
+    ``suspended_until`` is set while staff have suspended the reporter from filing.
     """
 
     reports_last_24h: int = 0
@@ -22,6 +23,7 @@ class ReporterFacts:
     open_cases: Mapping[str, str] = field(default_factory=dict)
     last_false_rejection_at: datetime | None = None
     own_account_keys: frozenset[str] = frozenset()
+    suspended_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +53,12 @@ class AbuseRefusal:
     Attributes:
         code: Which precaution refused.
         case_id: The reporter's open case against the same account, for ``"open_case"``.
-        until: When reporting is possible again, for ``"daily_limit"`` and ``"cooldown"``
+        until: When reporting is possible again, for ``"daily_limit"``, ``"cooldown"`` and
+            ``"suspended"``
             (``None`` when the store does not know).
     """
 
-    code: Literal["daily_limit", "open_case", "cooldown", "self_report"]
+    code: Literal["daily_limit", "open_case", "cooldown", "self_report", "suspended"]
     case_id: str | None = None
     until: datetime | None = None
 
@@ -89,6 +92,10 @@ def check_can_start(facts: ReporterFacts, rules: AbuseRules, now: datetime) -> A
     _require_aware(now, "now")
     _require_aware(facts.last_false_rejection_at, "last_false_rejection_at")
     _require_aware(facts.oldest_report_last_24h, "oldest_report_last_24h")
+    _require_aware(facts.suspended_until, "suspended_until")
+    if facts.suspended_until is not None and now < facts.suspended_until:
+        # A suspension staff decided outlasts and outranks the automatic limits.
+        return AbuseRefusal("suspended", until=facts.suspended_until)
     if facts.last_false_rejection_at is not None:
         until = facts.last_false_rejection_at + rules.false_report_cooldown
         if now < until:

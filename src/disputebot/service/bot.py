@@ -30,11 +30,17 @@ from disputebot.logs import bind_case, log_context
 from disputebot.metrics import Metrics, UpdateOutcome
 from disputebot.ports import ChatKey, Clock, ConflictError, UnitOfWork, UnitOfWorkFactory
 from disputebot.service import filing
-from disputebot.service.desk import VIEW_VERBS, DeskAnswer, StaffDesk
+from disputebot.service.addons import Addon, AddonContext, FairnessRules, first_of
+from disputebot.service.answers import DeskAnswer
+from disputebot.service.appeals import Appeals
+from disputebot.service.campaigns import Campaigns
+from disputebot.service.desk import VIEW_VERBS, StaffDesk
 from disputebot.service.followup import INFO_FLOW, Followup
 from disputebot.service.inbound import Inbound, Reply
+from disputebot.service.parties import Parties
 from disputebot.service.replies import CommandReplies, option_label
 from disputebot.service.review import CaseActions
+from disputebot.service.standing import StandingDesk
 from disputebot.service.statsview import StatsView
 
 log = logging.getLogger(__name__)
@@ -71,10 +77,13 @@ class BotService:
         stats: StatsView | None = None,
         reminder_after: timedelta | None = None,
         platform_events: bool = False,
+        fairness: FairnessRules | None = None,
     ) -> None:
         """``reminder_after``: how long a case may wait on staff before its reporter is told
         it is still under review (``None`` or zero: never; see ``service.reminders``).
-        ``platform_events``: write case events for the marketplace's webhook to the outbox."""
+        ``platform_events``: write case events for the marketplace's webhook to the outbox.
+        ``fairness``: the settings of the reported party's channel, appeals, reporter standing
+        and coordinated-report checks."""
         self._uow = uow_factory
         self._book = book
         self._policies = policies
@@ -95,6 +104,24 @@ class BotService:
         )
         self._desk = StaffDesk(book, clock, self._actions, admins=admins, stats=stats)
         self._followup = Followup(self._actions, policies.profile)
+        ctx = AddonContext(
+            book,
+            clock,
+            self._actions,
+            fairness or FairnessRules(),
+            default_locale=locales.default,
+            staff_chat_id=staff_chat_id,
+            admins=admins,
+            profile=policies.profile,
+        )
+        self._addons: list[Addon] = [
+            Parties(ctx),
+            Appeals(ctx),
+            StandingDesk(ctx),
+            Campaigns(ctx),
+        ]
+        self._actions.addons = self._addons
+        self._desk.addons = self._addons
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Apply one event exactly once; return the replies for the sender's chat."""
@@ -141,8 +168,10 @@ class BotService:
         card from a queue page or an announcement) leave the card or page usable, and the
         staff group's announcements serve every member, so no press there removes them.
         """
-        if data.startswith("rp:ans:"):
-            return True  # the reporter may start an answer, cancel it, and start again
+        if data.startswith(("rp:ans:", "ap:", "pt:st:")):
+            # An answer, a party's statement or an appeal can be begun, cancelled and begun
+            # again from the message that offered it.
+            return True
         if not data.startswith("sf:"):
             return False
         return not private or data.split(":", 2)[1] in VIEW_VERBS
@@ -217,7 +246,9 @@ class BotService:
         answer = await self._desk_answer(uow, chat, event, locale)
         if answer is not None:
             return await self._answer(uow, chat, answer, session, revision), locale
-        if isinstance(event, ButtonPressed) and event.data.startswith(("sf:", "rp:")):
+        if isinstance(event, ButtonPressed) and (
+            event.data.startswith(("sf:", "rp:")) or first_of(self._addons, event.data)
+        ):
             # Not this person's to press (or no longer valid): like any stale button.
             return self._with_prompt(session, Msg("engine.stale_button")), locale
         handled = await self._service_command(uow, chat, event, session, locale)
@@ -227,6 +258,8 @@ class BotService:
         facts = None
         if machine.needs_facts(self._book, session, event):
             facts = await uow.cases.reporter_facts(chat.user_ref, now)
+            for addon in self._addons:
+                facts = await addon.facts(uow, chat, facts)
         outcome = machine.handle(self._book, session, event, Context(now, self._policies, facts))
         done: list[Say] = []
         for action in outcome.actions:
@@ -247,8 +280,13 @@ class BotService:
                 return await self._desk.button(uow, chat, event.data)
             if event.data.startswith("rp:"):
                 return await self._followup.button(uow, chat, event.data)
-            return None
+            addon = first_of(self._addons, event.data)
+            return None if addon is None else await addon.button(uow, chat, event.data)
         if isinstance(event, CommandReceived):
+            for addon in self._addons:
+                answer = await addon.command(uow, chat, event, locale)
+                if answer is not None:
+                    return answer
             answer = await self._desk.command(uow, chat, event, locale)
             return answer or await self._followup.command(uow, chat, event)
         return None
@@ -276,6 +314,9 @@ class BotService:
     async def _finish(self, uow: UnitOfWork, chat: ChatKey, action: Finish) -> list[Say]:
         if action.flow == INFO_FLOW:
             return await self._followup.finish(uow, chat, action)
+        addon = next((a for a in self._addons if action.flow in a.flows), None)
+        if addon is not None:
+            return await addon.finish(uow, chat, action)
         return await self._desk.finish(uow, chat, action)
 
     async def _group(self, uow: UnitOfWork, inbound: Inbound, locale: str) -> list[Say]:
@@ -343,6 +384,10 @@ class BotService:
             {"category": category, "account": account_value(case.account)},
         )
         await self._actions.announce(uow, case.public_id, chat.channel, summary)
+        stored = await uow.cases.get(case.public_id)
+        if stored is not None:
+            for addon in self._addons:
+                await addon.on_filed(uow, stored)
         bind_case(case.public_id)
         filed = _filed.get()
         if filed is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from disputebot.cases import lifecycle
 from disputebot.cases.lifecycle import Action, ActorRole
@@ -19,6 +19,9 @@ from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ChatKey, OutboxItem, Role
 from disputebot.service.replies import STATUS_LABELS
 from disputebot.service.review import open_button
+
+if TYPE_CHECKING:
+    from disputebot.service.addons import CardPart
 
 TRAIL_LINES = 12
 PAGE = 8
@@ -35,6 +38,8 @@ _ACTION_BUTTONS: dict[Action, tuple[str, str]] = {
     Action.REOPEN: (N_("staff.button.reopen"), "ro"),
     Action.CLOSE: (N_("staff.button.close"), "cl"),
     Action.NOTE: (N_("staff.button.note"), "nt"),
+    Action.CONFIRM: (N_("staff.button.confirm_appeal"), "cf"),
+    Action.REVERSE: (N_("staff.button.reverse_appeal"), "rv"),
 }
 VERBS: dict[str, Action] = {verb: action for action, (_, verb) in _ACTION_BUTTONS.items()}
 ROLE_LABELS = {Role.REVIEWER: N_("staff.role.reviewer"), Role.ADMIN: N_("staff.role.admin")}
@@ -43,6 +48,7 @@ _OUTCOME_LABELS = {
     "rejected": N_("case.status.rejected"),
     "escalated": N_("case.status.escalated"),
     "withdrawn": N_("case.status.withdrawn"),
+    "merged": N_("case.status.merged"),
 }
 
 
@@ -59,10 +65,13 @@ def case_card(
     decision: Sequence[Msg],
     viewer: ChatKey,
     role: ActorRole,
+    parts: Sequence[CardPart] = (),
 ) -> Say:
-    """The card: facts, the reporter's record, other cases against the account, the trail."""
+    """The card: facts, the reporter's record, other cases against the account, the trail.
+    ``parts`` are the fairness features' banners, lines and buttons (``service.addons``)."""
     text = [
         Msg("card.title", {"case_id": case.public_id, "status": status_label(case.status)}),
+        *(m for part in parts for m in part.banner),
         Msg(
             "card.facts",
             {
@@ -109,10 +118,12 @@ def case_card(
         ]
     else:
         text.append(Msg("card.others.none"))
+    text += [m for part in parts for m in part.lines]
     text += decision
     text += trail(case.events)
     rows = action_rows(case, viewer=viewer, role=role)
-    return Say(tuple(text), rows)
+    extra = tuple(row for part in parts for row in part.rows)
+    return Say(tuple(text), extra + rows)
 
 
 def trail(events: Sequence[CaseEvent]) -> list[Msg]:
@@ -148,8 +159,14 @@ def trail(events: Sequence[CaseEvent]) -> list[Msg]:
 def action_rows(
     case: CaseRecord, *, viewer: ChatKey, role: ActorRole
 ) -> tuple[tuple[Button, ...], ...]:
+    decider, decided = lifecycle.under_appeal(case.decision)
     allowed = lifecycle.allowed_actions(
-        case.status, role, actor=viewer.user_ref, assignee=case.assignee
+        case.status,
+        role,
+        actor=viewer.user_ref,
+        assignee=case.assignee,
+        decider=decider,
+        decided=decided,
     )
     buttons = [
         Button(Msg(_ACTION_BUTTONS[a][0]), f"sf:{_ACTION_BUTTONS[a][1]}:{case.public_id}")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from disputebot.cases import lifecycle
 from disputebot.cases.ids import normalize_case_id
@@ -24,9 +24,13 @@ from disputebot.engine.events import CommandReceived
 from disputebot.engine.spec import ChoiceStep, FlowBook
 from disputebot.ports import ChatKey, Clock, OutboxStatus, Role, UnitOfWork
 from disputebot.service import cards
+from disputebot.service.answers import Actor, DeskAnswer, StartFlow, staff_role
 from disputebot.service.replies import option_label
-from disputebot.service.review import Actor, CaseActions
+from disputebot.service.review import CaseActions
 from disputebot.service.statsview import StatsView
+
+if TYPE_CHECKING:
+    from disputebot.service.addons import Addon
 
 log = logging.getLogger(__name__)
 
@@ -38,35 +42,27 @@ DIALOGS: dict[str, tuple[str, Action]] = {
     "rj": ("reject", Action.REJECT),
     "es": ("escalate", Action.ESCALATE),
     "nt": ("note", Action.NOTE),
+    "cf": ("appeal_confirm", Action.CONFIRM),
+    "rv": ("appeal_reverse", Action.REVERSE),
 }
 DIALOG_FLOWS = dict(DIALOGS.values())
 # Buttons that show something without answering the message they sit under.
-VIEW_VERBS = frozenset({"card", "ev", "q", "asg"})
+VIEW_VERBS = frozenset({"card", "ev", "q", "asg", "shr", "sht"})
 # The step ids whose answers the service reads, by flow (checked when the bot starts).
 DIALOG_STEPS: dict[str, tuple[str, ...]] = {
     "ask_info": ("question",),
-    "uphold": ("measures", "note"),
+    "uphold": ("measures", "duration", "note"),
     "reject": ("reason", "note"),
     "escalate": ("department", "note"),
     "note": ("text",),
     "info": ("answer", "files"),
+    "appeal_confirm": ("grounds",),
+    "appeal_reverse": ("grounds",),
+    "statement": ("text", "files"),
+    "party_notice": ("facts",),
 }
 _STATUS_ORDER = tuple(Status)
 _STATUS_VALUES = frozenset(s.value for s in Status)
-
-
-@dataclass(frozen=True, slots=True)
-class StartFlow:
-    """Begin a nested conversation for the sender, with this context."""
-
-    flow: str
-    context: Mapping[str, str]
-
-
-@dataclass(slots=True)
-class DeskAnswer:
-    says: list[Say] = field(default_factory=list)
-    start: StartFlow | None = None
 
 
 class StaffDesk:
@@ -84,27 +80,28 @@ class StaffDesk:
         self._actions = actions
         self._admins = admins
         self._stats = stats
+        # The fairness features' staff commands, card buttons and card lines; set by the
+        # service once it has built them (they act through ``actions`` too).
+        self.addons: list[Addon] = []
 
     async def role(self, uow: UnitOfWork, who: ChatKey) -> ActorRole | None:
         """Admins named in the settings, else the roster's role; ``None`` for everyone else."""
-        if who.chat_id in self._admins:
-            return ActorRole.ADMIN
-        role = await uow.staff.role(who)
-        if role is None:
-            return None
-        return ActorRole.ADMIN if role is Role.ADMIN else ActorRole.REVIEWER
+        return await staff_role(uow, who, self._admins)
 
     # --- commands ------------------------------------------------------------------------------
 
     async def command(
         self, uow: UnitOfWork, sender: ChatKey, event: CommandReceived, locale: str
     ) -> DeskAnswer | None:
-        if event.name not in STAFF_COMMANDS:
+        addon = next((a for a in self.addons if event.name in a.staff_commands), None)
+        if event.name not in STAFF_COMMANDS and addon is None:
             return None
         role = await self.role(uow, sender)
         if role is None:
             return None
         actor = Actor(sender, role)
+        if addon is not None:
+            return await addon.staff_command(uow, actor, event, locale)
         if event.name == "queue":
             return DeskAnswer([await self._queue_command(uow, actor, event.args)])
         if event.name == "case":
@@ -251,6 +248,9 @@ class StaffDesk:
             return DeskAnswer(start=StartFlow(flow, context))
         if verb == "asg":
             return DeskAnswer([await self._assign_menu(uow, case, actor)])
+        addon = next((a for a in self.addons if verb in a.staff_verbs), None)
+        if addon is not None:
+            return await addon.staff_button(uow, actor, case, verb, arg)
         if verb == "to":
             if not arg.isdigit():
                 return None
@@ -287,9 +287,16 @@ class StaffDesk:
         )
 
     def _refusal(self, case: CaseRecord, action: Action, actor: Actor) -> Say | None:
+        decider, decided = lifecycle.under_appeal(case.decision)
         try:
             lifecycle.check(
-                action, case.status, actor.role, actor=actor.ref, assignee=case.assignee
+                action,
+                case.status,
+                actor.role,
+                actor=actor.ref,
+                assignee=case.assignee,
+                decider=decider,
+                decided=decided,
             )
         except IllegalTransition as exc:
             return Say((illegal_message(exc, case),))
@@ -335,10 +342,18 @@ class StaffDesk:
         if case is None:
             return [Say((Msg("staff.case.unknown", {"case_id": case_id}),))]
         answers = action.answers
-        note = str(answers.get("note") or answers.get("question") or answers.get("text") or "")
+        note = str(
+            answers.get("note")
+            or answers.get("question")
+            or answers.get("text")
+            or answers.get("grounds")
+            or ""
+        )
         detail: dict[str, object] = {}
         if "measures" in answers:
             detail["measures"] = list(answers["measures"])
+        if "duration" in answers:
+            detail["duration"] = str(answers["duration"])
         if "reason" in answers:
             detail["reason"] = str(answers["reason"])
         if "department" in answers:
@@ -356,6 +371,7 @@ class StaffDesk:
     async def _card_of(self, uow: UnitOfWork, actor: Actor, case: CaseRecord) -> Say:
         track = await uow.cases.track_record(case.reporter_id)
         others = await uow.cases.against_account(case.account_key, exclude=case.public_id)
+        parts = [await addon.card(uow, case, actor) for addon in self.addons]
         return cards.case_card(
             case,
             category=self.category_label(case.category),
@@ -364,6 +380,7 @@ class StaffDesk:
             decision=cards.decision_lines(case, self._actions.label),
             viewer=actor.chat,
             role=actor.role,
+            parts=parts,
         )
 
     def _categories(self) -> Sequence[str]:
@@ -386,6 +403,7 @@ def illegal_message(exc: IllegalTransition, case: CaseRecord) -> Msg:
     key = {
         "role": N_("staff.illegal.role"),
         "assignee": N_("staff.illegal.assignee"),
+        "decider": N_("staff.illegal.decider"),
     }.get(exc.reason, N_("staff.illegal.status"))
     return Msg(
         key,

@@ -18,7 +18,7 @@ from disputebot.policy.accounts import AccountProblem, account_to_json, parse_ac
 from disputebot.policy.profile import PlatformProfile
 from disputebot.ports import ChatKey, UnitOfWork
 from disputebot.service import cards
-from disputebot.service.desk import DeskAnswer, StartFlow
+from disputebot.service.answers import DeskAnswer, StartFlow
 from disputebot.service.review import Actor, CaseActions
 
 REPORTER_COMMANDS = frozenset({"withdraw", "check"})

@@ -19,6 +19,8 @@ STATUS_LABELS = {
     Status.ESCALATED: N_("case.status.escalated"),
     Status.WITHDRAWN: N_("case.status.withdrawn"),
     Status.CLOSED: N_("case.status.closed"),
+    Status.APPEALED: N_("case.status.appealed"),
+    Status.MERGED: N_("case.status.merged"),
 }
 LANGUAGE_NAMES = {"en": N_("bot.language.en"), "zh_Hans": N_("bot.language.zh_Hans")}
 

@@ -13,18 +13,23 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from disputebot.cases import lifecycle
+from disputebot.cases import appeals, lifecycle
 from disputebot.cases.lifecycle import Action, ActorRole
-from disputebot.cases.records import CaseChange, CaseEvent, CaseRecord, Status
+from disputebot.cases.records import CaseChange, CaseEvent, CaseRecord, EvidenceSource, Status
 from disputebot.engine.effects import N_, Button, Msg, Say
 from disputebot.engine.spec import FlowBook
 from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ChatKey, Clock, UnitOfWork
+from disputebot.service.answers import Acted, Actor
 from disputebot.service.replies import option_label
+
+if TYPE_CHECKING:
+    from disputebot.service.addons import Addon
+
+__all__ = ["REMINDER_KIND", "Actor", "CaseActions", "chat_of", "open_button"]
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +43,16 @@ _REPORTER_NEWS = {
     Action.WITHDRAW: N_("notify.withdrawn"),
     Action.REOPEN: N_("notify.reopened"),
     Action.CLOSE: N_("notify.closed"),
+    Action.MERGE: N_("notify.merged"),
 }
 
 # The deadline that reminds a reporter their case is still being looked at (see
 # ``service.reminders``). It runs while staff hold the case: not while the reporter is the one
 # awaited, and not once the case is finished.
 REMINDER_KIND = "still_under_review"
-REMIND_WHILE: frozenset[Status] = frozenset({Status.SUBMITTED, Status.IN_REVIEW, Status.ESCALATED})
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who acts, with the role they act in."""
-
-    chat: ChatKey
-    role: ActorRole
-
-    @property
-    def ref(self) -> str:
-        return self.chat.user_ref
+REMIND_WHILE: frozenset[Status] = frozenset(
+    {Status.SUBMITTED, Status.IN_REVIEW, Status.ESCALATED, Status.APPEALED}
+)
 
 
 def chat_of(user_ref: str) -> ChatKey | None:
@@ -95,6 +91,9 @@ class CaseActions:
         self._reminder_after = reminder_after if reminder_after else None
         self._platform_events = platform_events
         self._admins = admins
+        # The fairness features, told of every action after it is applied (``service.addons``);
+        # set once the service has built them, since they act through this object too.
+        self.addons: list[Addon] = []
 
     async def act(
         self,
@@ -107,34 +106,58 @@ class CaseActions:
         detail: Mapping[str, Any] | None = None,
         assignee: str | None = None,
         evidence: Sequence[EvidenceFile] = (),
+        evidence_source: EvidenceSource = EvidenceSource.REPORTER,
+        decision: Mapping[str, Any] | None = None,
+        merged_into: str | None = None,
+        kind: str | None = None,
     ) -> Status:
         """Apply ``action``; returns the new status. Raises ``IllegalTransition``.
 
-        ``detail`` holds what a decision chose: ``measures`` (uphold), ``reason`` (reject),
-        ``department`` (escalate).
+        ``detail`` holds what a decision chose: ``measures`` and ``duration`` (uphold),
+        ``reason`` (reject), ``department`` (escalate). ``decision`` replaces the decision the
+        action would record (an appeal records itself on the decision it contests); ``kind``
+        replaces the audit event's kind.
         """
         detail = detail or {}
+        decider, decided = lifecycle.under_appeal(case.decision)
         to = lifecycle.check(
-            action, case.status, actor.role, actor=actor.ref, assignee=case.assignee
+            action,
+            case.status,
+            actor.role,
+            actor=actor.ref,
+            assignee=assignee if action is Action.ASSIGN else case.assignee,
+            decider=decider,
+            decided=decided,
         )
         now = self._clock.now()
         event = CaseEvent(
             at=now,
             actor=actor.ref,
-            kind=lifecycle.decision_kind(action, str(detail.get("reason", ""))),
+            kind=kind or lifecycle.decision_kind(action, str(detail.get("reason", ""))),
             from_status=case.status,
             to_status=to if to is not case.status else None,
             note=note,
         )
         staff = actor.role in {ActorRole.REVIEWER, ActorRole.ADMIN}
+        if decision is None and action in {Action.CONFIRM, Action.REVERSE}:
+            decision = appeals.ruled(
+                case.decision, reverse=action is Action.REVERSE, by=actor.ref, at=now, grounds=note
+            )
+        if decision is None:
+            decision = _decision(action, detail, note, actor.ref, now.isoformat())
+            if decision is not None and action is not Action.WITHDRAW:
+                decision = appeals.carry_appeals(case.decision, decision)
         change = CaseChange(
             event=event,
             to=to if to is not case.status else None,
-            set_assignee=action in {Action.TAKE, Action.ASSIGN},
+            set_assignee=action in {Action.TAKE, Action.ASSIGN, Action.APPEAL},
+            # An appeal waits for a reviewer other than the decider to take it.
             assignee=actor.ref if action is Action.TAKE else assignee,
-            decision=_decision(action, detail, note),
+            decision=decision,
             evidence=tuple(evidence),
             first_response=staff and action is not Action.NOTE,
+            evidence_source=evidence_source,
+            merged_into=merged_into,
         )
         await uow.cases.apply(case.public_id, change)
         if to is not case.status:
@@ -151,8 +174,16 @@ class CaseActions:
                 actor_role=actor.role.value,
                 decision=change.decision,
             )
-        await self._tell_reporter(uow, case, action, actor, note=note, detail=detail, to=to)
+        await self._tell_reporter(
+            uow, case, action, actor, note=note, detail=detail, to=to, into=merged_into
+        )
         await self._tell_staff(uow, case, action, actor, assignee)
+        if self.addons:
+            after = await uow.cases.get(case.public_id)
+            if after is not None:
+                acted = Acted(action, case, after, actor, note, detail)
+                for addon in self.addons:
+                    await addon.on_acted(uow, acted)
         log.info("case %s: %s by %s (%s → %s)", case.public_id, action, actor.ref, case.status, to)
         return to
 
@@ -201,7 +232,7 @@ class CaseActions:
             "category": category,
         }
         if decision is not None:
-            payload["decision"] = dict(decision)
+            payload["decision"] = _without_appellants(decision)
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         await uow.outbox.put_event(body, now=now, case_id=case_id)
 
@@ -225,14 +256,40 @@ class CaseActions:
         note: str,
         detail: Mapping[str, Any],
         to: Status,
+        into: str | None = None,
     ) -> None:
-        reporter = chat_of(case.reporter_id)
         key = _REPORTER_NEWS.get(action)
+        if any(action in getattr(a, "statement_actions", ()) for a in self.addons):
+            return  # an addon sends the reporter a statement of reasons instead
         if action is Action.ASSIGN and to is Status.IN_REVIEW and case.status is not to:
             key = _REPORTER_NEWS[Action.TAKE]
-        if reporter is None or key is None or actor.chat == reporter:
+        if key is None:
             return
+        # The reporters of duplicates merged into this case follow it as their own.
+        merged = [] if action is Action.MERGE else await uow.cases.merged_from(case.public_id)
+        for reporter_id, case_id in [
+            (case.reporter_id, case.public_id),
+            *((m.reporter_id, m.public_id) for m in merged),
+        ]:
+            reporter = chat_of(reporter_id)
+            if reporter is None or actor.chat == reporter:
+                continue
+            say = self._reporter_news(case, key, action, note, detail, case_id, into)
+            await self._put(uow, reporter, say, case.public_id)
+
+    def _reporter_news(  # noqa: PLR0917  (a private helper of _tell_reporter)
+        self,
+        case: CaseRecord,
+        key: str,
+        action: Action,
+        note: str,
+        detail: Mapping[str, Any],
+        own_id: str,
+        into: str | None,
+    ) -> Say:
         ids = {"case_id": case.public_id}
+        if own_id != case.public_id:
+            ids = {"case_id": f"{own_id} → {case.public_id}"}
         text: list[Msg] = []
         buttons: tuple[tuple[Button, ...], ...] = ()
         if action is Action.ASK_INFO:
@@ -247,11 +304,13 @@ class CaseActions:
         elif action is Action.REJECT:
             reason = self.label("reject", "reason", str(detail.get("reason", "")))
             text.append(Msg(key, {**ids, "reason": reason}))
+        elif action is Action.MERGE:
+            text.append(Msg(key, {**ids, "into": into or "-"}))
         else:
             text.append(Msg(key, ids))
         if note and action in {Action.UPHOLD, Action.REJECT}:
             text.append(Msg("notify.staff_note", {"note": note}))
-        await self._put(uow, reporter, Say(tuple(text), buttons), case.public_id)
+        return Say(tuple(text), buttons)
 
     async def _tell_staff(
         self,
@@ -303,14 +362,40 @@ class CaseActions:
         return option_label(flow, step_id, value) or Msg("staff.value", {"value": value})
 
 
-def _decision(action: Action, detail: Mapping[str, Any], note: str) -> dict[str, Any] | None:
+def _without_appellants(decision: Mapping[str, Any]) -> dict[str, Any]:
+    """The decision as the platform may see it: an appeal says which side made it, not who
+    (the reporter's chat must never reach the platform)."""
+    public = dict(decision)
+    if "appeals" in public:
+        public["appeals"] = [
+            {k: v for k, v in appeal.items() if k != "by"} for appeal in public["appeals"]
+        ]
+    return public
+
+
+def _decision(
+    action: Action, detail: Mapping[str, Any], note: str, by: str, at: str
+) -> dict[str, Any] | None:
+    """What the case records of a decision. ``decided_by`` is who an appeal may not go to."""
+    who = {"decided_by": by, "decided_at": at}
     if action is Action.UPHOLD:
-        return {"outcome": "upheld", "measures": list(detail.get("measures", ())), "note": note}
+        measures = list(detail.get("measures", ()))
+        duration = str(detail.get("duration", ""))
+        return {
+            "outcome": "upheld",
+            "measures": measures,
+            "duration": duration,
+            "note": note,
+            **who,
+        }
     if action is Action.REJECT:
-        return {"outcome": "rejected", "reason": str(detail.get("reason", "")), "note": note}
+        reason = str(detail.get("reason", ""))
+        return {"outcome": "rejected", "reason": reason, "note": note, **who}
     if action is Action.ESCALATE:
         department = str(detail.get("department", ""))
-        return {"outcome": "escalated", "department": department, "note": note}
+        return {"outcome": "escalated", "department": department, "note": note, **who}
+    if action is Action.MERGE:
+        return {"outcome": "merged"}
     if action is Action.WITHDRAW:
         return {"outcome": "withdrawn"}
     if action is Action.REOPEN:

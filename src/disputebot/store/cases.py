@@ -31,13 +31,16 @@ from sqlalchemy.orm import selectinload
 
 from disputebot.cases.records import (
     OPEN_STATUSES,
+    Audience,
     CaseChange,
     CaseEvent,
     CaseRecord,
     CaseSummary,
     CaseTimes,
+    EvidenceSource,
     NewCase,
     QueueFilter,
+    Statement,
     Status,
     TrackRecord,
 )
@@ -50,6 +53,7 @@ from disputebot.store.models import (
     DeadlineRow,
     EvidenceRow,
     OutboxRow,
+    StatementRow,
     UTCDateTime,
     require_aware,
 )
@@ -58,15 +62,21 @@ __all__ = ["FALSE_REPORT_KIND", "REPORT_WINDOW", "SqlCaseStore"]
 
 # The event kind staff decisions record when a report is rejected as a false report.
 FALSE_REPORT_KIND = "rejected:false_report"
+# The event kind of an appeal confirmed: the rejection it confirms stands with its own kind.
+CONFIRM_KIND = "confirm"
 # A rejection still stands on a case in these statuses (unless a later decision replaced it).
 STANDING_REJECTION_STATUSES = (Status.REJECTED.value, Status.CLOSED.value)
 # Reports count against the daily limit for this long after they were filed.
 REPORT_WINDOW = timedelta(hours=24)
 
 
-def _evidence_values(position: int, item: EvidenceFile) -> dict[str, Any]:
+def _evidence_values(
+    position: int, item: EvidenceFile, source: EvidenceSource = EvidenceSource.REPORTER
+) -> dict[str, Any]:
     return {
         "position": position,
+        "source": EvidenceSource(source).value,
+        "shareable": False,
         "sha256": item.sha256,
         "size": item.size,
         "mime": item.mime,
@@ -130,6 +140,22 @@ def _record(row: CaseRow) -> CaseRecord:
         decision=row.decision,
         first_response_at=row.first_response_at,
         decided_at=row.decided_at,
+        shareable=frozenset(e.position for e in row.evidence if e.shareable),
+        evidence_sources=tuple(EvidenceSource(e.source) for e in row.evidence),
+        merged_into=row.merged_into,
+    )
+
+
+def _statement(row: StatementRow) -> Statement:
+    return Statement(
+        case_id=row.case_id,
+        audience=Audience(row.audience),
+        kind=row.kind,
+        body=row.body,
+        locale=row.locale,
+        recipient=row.recipient,
+        created_at=row.created_at,
+        id=row.id,
     )
 
 
@@ -303,6 +329,8 @@ class SqlCaseStore:
                 )
         if change.set_assignee:
             values["assignee"] = change.assignee
+        if change.merged_into is not None:
+            values["merged_into"] = change.merged_into
         if change.decision is not None:
             values["decision"] = dict(change.decision)
             values["outcome"] = _outcome(change.decision)
@@ -330,7 +358,10 @@ class SqlCaseStore:
             await self._session.execute(
                 insert(EvidenceRow),
                 [
-                    {"case_id": case_id, **_evidence_values(first + i, item)}
+                    {
+                        "case_id": case_id,
+                        **_evidence_values(first + i, item, change.evidence_source),
+                    }
                     for i, item in enumerate(change.evidence)
                 ],
             )
@@ -356,12 +387,15 @@ class SqlCaseStore:
 
     async def track_record(self, reporter_id: str) -> TrackRecord:
         # The rejection that stands is the case's newest event into ``rejected``: a case
-        # rejected as false, reopened and then rejected as a duplicate is not a false report.
+        # rejected as false, reopened and then rejected as a duplicate is not a false report,
+        # nor is an upheld report rejected by reversing it on appeal. Confirming a rejection
+        # on appeal leaves the rejection it confirms standing.
         standing_rejection = (
             select(CaseEventRow.kind)
             .where(
                 CaseEventRow.case_id == CaseRow.id,
                 CaseEventRow.to_status == Status.REJECTED.value,
+                CaseEventRow.kind != CONFIRM_KIND,
             )
             .order_by(CaseEventRow.at.desc(), CaseEventRow.id.desc())
             .limit(1)
@@ -404,6 +438,76 @@ class SqlCaseStore:
             )
         )
         return int(found or 0)
+
+    async def set_shareable(self, public_id: str, position: int, shareable: bool) -> None:
+        case_id = await self._case_id(public_id)
+        changed = await self._session.execute(
+            update(EvidenceRow)
+            .where(EvidenceRow.case_id == case_id, EvidenceRow.position == position)
+            .values(shareable=shareable)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(changed, "rowcount", 0) != 1:
+            raise IndexError(f"case {public_id} has no evidence item {position}")
+
+    async def add_statement(self, statement: Statement) -> int:
+        created_at = require_aware(statement.created_at)
+        await self._case_id(statement.case_id)
+        row = StatementRow(
+            case_id=statement.case_id,
+            audience=Audience(statement.audience).value,
+            kind=statement.kind,
+            body=dict(statement.body),
+            locale=statement.locale,
+            recipient=statement.recipient,
+            created_at=created_at,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return row.id
+
+    async def statements(self, public_id: str) -> builtins.list[Statement]:
+        rows = await self._session.scalars(
+            select(StatementRow)
+            .where(StatementRow.case_id == public_id)
+            .order_by(StatementRow.created_at, StatementRow.id)
+            .execution_options(populate_existing=True)
+        )
+        return [_statement(row) for row in rows]
+
+    async def merged_from(self, public_id: str) -> builtins.list[CaseSummary]:
+        rows = await self._session.execute(
+            select(*_SUMMARY_COLUMNS)
+            .where(CaseRow.merged_into == public_id)
+            .order_by(CaseRow.created_at, CaseRow.id)
+        )
+        return [_summary(row) for row in rows]
+
+    async def recent_against(
+        self, account_key: str, since: datetime, *, limit: int = 50
+    ) -> builtins.list[CaseSummary]:
+        since = require_aware(since)
+        rows = await self._session.execute(
+            select(*_SUMMARY_COLUMNS)
+            .where(CaseRow.account_key == account_key, CaseRow.created_at >= since)
+            .order_by(CaseRow.created_at, CaseRow.id)
+            .limit(max(limit, 0))
+        )
+        return [_summary(row) for row in rows]
+
+    async def first_filed(self, reporter_id: str) -> datetime | None:
+        found: datetime | None = await self._session.scalar(
+            select(func.min(CaseRow.created_at)).where(CaseRow.reporter_id == reporter_id)
+        )
+        return found
+
+    async def _case_id(self, public_id: str) -> int:
+        case_id = await self._session.scalar(
+            select(CaseRow.id).where(CaseRow.public_id == public_id)
+        )
+        if case_id is None:
+            raise KeyError(public_id)
+        return case_id
 
     async def times_since(self, since: datetime) -> builtins.list[CaseTimes]:
         # Columns only: /stats reads every recent case, and loading ORM objects is far slower.
@@ -461,6 +565,9 @@ class SqlCaseStore:
         await self._session.execute(delete(CaseEventRow).where(CaseEventRow.case_id.in_(ids)))
         await self._session.execute(delete(OutboxRow).where(OutboxRow.case_id.in_(public_ids)))
         await self._session.execute(delete(DeadlineRow).where(DeadlineRow.case_id.in_(public_ids)))
+        await self._session.execute(
+            delete(StatementRow).where(StatementRow.case_id.in_(public_ids))
+        )
         await self._session.execute(delete(CaseRow).where(CaseRow.id.in_(ids)))
         still_used = set(
             (

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -29,6 +30,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -41,10 +44,14 @@ __all__ = [
     "DeadlineRow",
     "EvidenceRow",
     "OutboxRow",
+    "PartyClaimRow",
+    "PartyLinkRow",
     "ProcessedUpdateRow",
     "ReporterRow",
     "SessionRow",
     "StaffRow",
+    "StandingEventRow",
+    "StatementRow",
     "UTCDateTime",
     "require_aware",
 ]
@@ -162,6 +169,8 @@ class CaseRow(Base):
         # The staff queue by assignee, and /check's count of upheld reports per account.
         Index(None, "assignee", "status"),
         Index(None, "account_key", "outcome"),
+        # The duplicates merged into a case.
+        Index(None, "merged_into"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -185,6 +194,8 @@ class CaseRow(Base):
     decision: Mapped[dict[str, Any]]
     first_response_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    # The public id of the case this one was merged into.
+    merged_into: Mapped[str | None] = mapped_column(String(32))
 
     evidence: Mapped[list[EvidenceRow]] = relationship(
         order_by=lambda: EvidenceRow.position,
@@ -216,6 +227,9 @@ class EvidenceRow(Base):
     stored_path: Mapped[str | None] = mapped_column(Text)
     file_id: Mapped[str | None] = mapped_column(Text)
     declared_mime: Mapped[str | None] = mapped_column(Text)
+    # Who gave the item ("reporter" or "party"), and whether staff let the party see it.
+    source: Mapped[str] = mapped_column(String(16), server_default=text("'reporter'"))
+    shareable: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class CaseEventRow(Base):
@@ -297,3 +311,71 @@ class ChatUnreachableRow(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     since: Mapped[datetime] = mapped_column(index=True)
     error: Mapped[str] = mapped_column(Text)
+
+
+class StatementRow(Base):
+    """A statement of reasons sent to one side of a case (``records.Statement``)."""
+
+    __tablename__ = "statements"
+    __table_args__ = (Index(None, "case_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The case's public id, as in the outbox: no foreign key, purging deletes the rows.
+    case_id: Mapped[str] = mapped_column(String(32))
+    audience: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
+    locale: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class PartyClaimRow(Base):
+    """A claim link staff handed out for an account; only the token's hash is kept."""
+
+    __tablename__ = "party_claims"
+    __table_args__ = (Index(None, "account_key"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_key: Mapped[str] = mapped_column(Text)
+    account: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None]
+
+
+class PartyLinkRow(Base):
+    """A chat linked to an account; active while ``revoked_at`` is NULL."""
+
+    __tablename__ = "party_links"
+    __table_args__ = (
+        Index(None, "account_key", "revoked_at"),
+        Index(None, "chat_ref", "revoked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_key: Mapped[str] = mapped_column(Text)
+    account: Mapped[dict[str, Any]]
+    chat_ref: Mapped[str] = mapped_column(String(64))
+    linked_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class StandingEventRow(Base):
+    """A step staff took on a reporter's standing (``records.StandingEvent``)."""
+
+    __tablename__ = "standing_events"
+    __table_args__ = (Index(None, "reporter_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reporter_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    unfounded_at: Mapped[int] = mapped_column(Integer)
+    until: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(Text)
+    cases: Mapped[list[str]] = mapped_column(JSON)

@@ -1,6 +1,7 @@
 """SQL implementations of the store ports. They share the unit of work's session and never commit.
 
-``SqlCaseStore`` lives in ``store.cases`` for size and is re-exported here.
+``SqlCaseStore`` lives in ``store.cases``, ``SqlPartyStore`` and ``SqlStandingStore`` in
+``store.parties``, for size; they are re-exported here.
 
 Two habits run through this module:
 
@@ -62,14 +63,17 @@ from disputebot.store.models import (
     UTCDateTime,
     require_aware,
 )
+from disputebot.store.parties import SqlPartyStore, SqlStandingStore
 
 __all__ = [
     "FALSE_REPORT_KIND",
     "SqlCaseStore",
     "SqlOutbox",
+    "SqlPartyStore",
     "SqlReporterStore",
     "SqlSessionStore",
     "SqlStaffStore",
+    "SqlStandingStore",
     "SqlUpdateLog",
 ]
 

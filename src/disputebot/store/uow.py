@@ -13,12 +13,15 @@ from disputebot.ports import (
     Clock,
     Deadlines,
     Outbox,
+    PartyStore,
     ReporterStore,
     SessionStore,
     StaffStore,
+    StandingStore,
     UpdateLog,
 )
 from disputebot.store.deadlines import SqlDeadlines
+from disputebot.store.parties import SqlPartyStore, SqlStandingStore
 from disputebot.store.repositories import (
     SqlCaseStore,
     SqlOutbox,
@@ -48,6 +51,8 @@ class SqlUnitOfWork:
     reporters: ReporterStore
     staff: StaffStore
     deadlines: Deadlines
+    parties: PartyStore
+    standing: StandingStore
 
     def __init__(
         self,
@@ -76,6 +81,8 @@ class SqlUnitOfWork:
         self.reporters = SqlReporterStore(session)
         self.staff = SqlStaffStore(session)
         self.deadlines = SqlDeadlines(session)
+        self.parties = SqlPartyStore(session)
+        self.standing = SqlStandingStore(session)
         return self
 
     async def __aexit__(

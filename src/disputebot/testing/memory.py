@@ -29,8 +29,13 @@ from disputebot.cases.records import (
     CaseRecord,
     CaseSummary,
     CaseTimes,
+    ClaimLink,
+    EvidenceSource,
     NewCase,
+    PartyLink,
     QueueFilter,
+    StandingEvent,
+    Statement,
     Status,
     TrackRecord,
 )
@@ -46,10 +51,12 @@ from disputebot.ports import (
     Outbox,
     OutboxItem,
     OutboxStatus,
+    PartyStore,
     ReporterStore,
     Role,
     SessionStore,
     StaffStore,
+    StandingStore,
     StoredSession,
     UnreachableChat,
     UpdateLog,
@@ -59,6 +66,8 @@ __all__ = ["MemoryDatabase", "MemoryUnitOfWork", "MemoryUnitOfWorkFactory"]
 
 # Same values as disputebot.store.repositories (not imported: this module stays SQL-free).
 FALSE_REPORT_KIND = "rejected:false_report"
+# An appeal confirmed: the rejection it confirms still stands, with its own kind.
+CONFIRM_KIND = "confirm"
 REPORT_WINDOW = timedelta(hours=24)
 
 
@@ -85,6 +94,13 @@ class _Reporter:
 
 
 @dataclass
+class _Link:
+    id: int
+    link: PartyLink
+    revoked_at: datetime | None = None
+
+
+@dataclass
 class _State:
     sessions: dict[ChatKey, StoredSession] = field(default_factory=dict)
     updates: dict[tuple[str, str], datetime] = field(default_factory=dict)
@@ -98,6 +114,13 @@ class _State:
     staff: dict[ChatKey, tuple[Role, datetime]] = field(default_factory=dict)
     deadlines: dict[int, Deadline] = field(default_factory=dict)
     last_deadline_id: int = 0
+    statements: dict[int, Statement] = field(default_factory=dict)
+    last_statement_id: int = 0
+    claims: dict[str, ClaimLink] = field(default_factory=dict)
+    links: dict[int, _Link] = field(default_factory=dict)
+    last_link_id: int = 0
+    standing: dict[int, StandingEvent] = field(default_factory=dict)
+    last_standing_id: int = 0
 
 
 class MemoryDatabase:
@@ -217,6 +240,7 @@ class MemoryCaseStore:
             evidence=tuple(case.evidence),
             events=(first,),
             answers=_json_copy(dict(case.answers)),
+            evidence_sources=(EvidenceSource.REPORTER,) * len(case.evidence),
         )
         state.last_case_id += 1
         state.cases[case.public_id] = (state.last_case_id, record)
@@ -282,8 +306,14 @@ class MemoryCaseStore:
             record,
             updated_at=event.at,
             evidence=(*record.evidence, *change.evidence),
+            evidence_sources=(
+                *_sources(record),
+                *(EvidenceSource(change.evidence_source),) * len(change.evidence),
+            ),
             events=(*record.events, event),
         )
+        if change.merged_into is not None:
+            updated = dataclasses.replace(updated, merged_into=change.merged_into)
         if change.to is not None:
             updated = dataclasses.replace(updated, status=change.to)
             if change.to not in OPEN_STATUSES and record.status in OPEN_STATUSES:
@@ -343,6 +373,67 @@ class MemoryCaseStore:
             if record.account_key == account_key and _outcome(record) == Status.UPHELD
         )
 
+    async def set_shareable(self, public_id: str, position: int, shareable: bool) -> None:
+        cases = self._tx.state.cases
+        if public_id not in cases:
+            raise KeyError(public_id)
+        row_id, record = cases[public_id]
+        if not 0 <= position < len(record.evidence):
+            raise IndexError(f"case {public_id} has no evidence item {position}")
+        marked = record.shareable | {position} if shareable else record.shareable - {position}
+        cases[public_id] = (row_id, dataclasses.replace(record, shareable=frozenset(marked)))
+
+    async def add_statement(self, statement: Statement) -> int:
+        state = self._tx.state
+        created_at = _utc(statement.created_at)
+        if statement.case_id not in state.cases:
+            raise KeyError(statement.case_id)
+        state.last_statement_id += 1
+        state.statements[state.last_statement_id] = dataclasses.replace(
+            statement,
+            audience=statement.audience,
+            body=_json_copy(dict(statement.body)),
+            created_at=created_at,
+            id=state.last_statement_id,
+        )
+        return state.last_statement_id
+
+    async def statements(self, public_id: str) -> builtins.list[Statement]:
+        found = [s for s in self._tx.state.statements.values() if s.case_id == public_id]
+        found.sort(key=lambda s: (s.created_at, s.id))
+        return [dataclasses.replace(s, body=_json_copy(s.body)) for s in found]
+
+    async def merged_from(self, public_id: str) -> builtins.list[CaseSummary]:
+        found = [
+            (row_id, record)
+            for row_id, record in self._tx.state.cases.values()
+            if record.merged_into == public_id
+        ]
+        found.sort(key=lambda row: (row[1].created_at, row[0]))
+        return [_summary(record) for _, record in found]
+
+    async def recent_against(
+        self, account_key: str, since: datetime, *, limit: int = 50
+    ) -> builtins.list[CaseSummary]:
+        since = _utc(since)
+        found = [
+            (row_id, record)
+            for row_id, record in self._tx.state.cases.values()
+            if record.account_key == account_key and record.created_at >= since
+        ]
+        found.sort(key=lambda row: (row[1].created_at, row[0]))
+        return [_summary(record) for _, record in found[: max(limit, 0)]]
+
+    async def first_filed(self, reporter_id: str) -> datetime | None:
+        return min(
+            (
+                record.created_at
+                for _, record in self._tx.state.cases.values()
+                if record.reporter_id == reporter_id
+            ),
+            default=None,
+        )
+
     async def times_since(self, since: datetime) -> builtins.list[CaseTimes]:
         since = _utc(since)
         found = sorted(
@@ -373,9 +464,19 @@ def _outcome(record: CaseRecord) -> str | None:
 
 
 def _standing_rejection(record: CaseRecord) -> str | None:
-    # The kind of the newest event into ``rejected`` (ties: the later one), as SQL picks it.
-    rejections = [e for e in _fresh(record).events if e.to_status == Status.REJECTED]
+    # The kind of the newest event into ``rejected`` (ties: the later one) other than an
+    # appeal's confirmation, which leaves the rejection it confirms standing; as SQL picks it.
+    rejections = [
+        e
+        for e in _fresh(record).events
+        if e.to_status == Status.REJECTED and e.kind != CONFIRM_KIND
+    ]
     return rejections[-1].kind if rejections else None
+
+
+def _sources(record: CaseRecord) -> tuple[EvidenceSource, ...]:
+    # One source per evidence item (a record without them is all the reporter's).
+    return tuple(record.source_of(i) for i in range(len(record.evidence)))
 
 
 def _summary(record: CaseRecord) -> CaseSummary:
@@ -404,6 +505,7 @@ async def _purge_finished(tx: _Transaction, before: datetime) -> tuple[list[str]
         del state.cases[public_id]
     state.outbox = {k: v for k, v in state.outbox.items() if v.case_id not in set(gone)}
     state.deadlines = {k: v for k, v in state.deadlines.items() if v.case_id not in set(gone)}
+    state.statements = {k: v for k, v in state.statements.items() if v.case_id not in set(gone)}
     still_used = {e.stored_path for _, record in state.cases.values() for e in record.evidence}
     return gone, paths - still_used
 
@@ -755,6 +857,131 @@ class MemoryDeadlines:
             deadlines[deadline_id] = dataclasses.replace(found, done_at=at)
 
 
+class MemoryPartyStore:
+    """``PartyStore`` on dicts: claims by token hash, links by increasing ids."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def add_claim(self, claim: ClaimLink) -> None:
+        claims = self._tx.state.claims
+        stored = _claim(claim)
+        if claim.token_hash in claims:
+            raise ConflictError("a claim link with this token already exists")
+        claims[claim.token_hash] = stored
+
+    async def claim(self, token_hash: str) -> ClaimLink | None:
+        found = self._tx.state.claims.get(token_hash)
+        return None if found is None else _claim(found)
+
+    async def use_claim(self, token_hash: str, chat_ref: str, now: datetime) -> bool:
+        now = _utc(now)
+        claims = self._tx.state.claims
+        found = claims.get(token_hash)
+        if (
+            found is None
+            or found.used_at is not None
+            or found.revoked_at is not None
+            or found.expires_at <= now
+        ):
+            return False
+        claims[token_hash] = dataclasses.replace(found, used_at=now, used_by=chat_ref)
+        return True
+
+    async def link(self, link: PartyLink) -> None:
+        state = self._tx.state
+        stored = dataclasses.replace(
+            link, account=_json_copy(dict(link.account)), linked_at=_utc(link.linked_at)
+        )
+        if any(
+            found.revoked_at is None
+            and found.link.account_key == link.account_key
+            and found.link.chat_ref == link.chat_ref
+            for found in state.links.values()
+        ):
+            return
+        state.last_link_id += 1
+        state.links[state.last_link_id] = _Link(id=state.last_link_id, link=stored)
+
+    async def links(self, account_key: str) -> builtins.list[PartyLink]:
+        return self._active(lambda link: link.account_key == account_key)
+
+    async def accounts_of(self, chat_ref: str) -> builtins.list[PartyLink]:
+        return self._active(lambda link: link.chat_ref == chat_ref)
+
+    def _active(self, keep: Any) -> builtins.list[PartyLink]:
+        found = [
+            found
+            for found in self._tx.state.links.values()
+            if found.revoked_at is None and keep(found.link)
+        ]
+        found.sort(key=lambda f: (f.link.linked_at, f.id))
+        return [dataclasses.replace(f.link, account=_json_copy(f.link.account)) for f in found]
+
+    async def revoke(self, account_key: str, now: datetime, *, chat_ref: str | None = None) -> int:
+        now = _utc(now)
+        state = self._tx.state
+        ended = 0
+        if chat_ref is None:
+            for token_hash, claim in list(state.claims.items()):
+                if (
+                    claim.account_key == account_key
+                    and claim.used_at is None
+                    and claim.revoked_at is None
+                    and claim.expires_at > now
+                ):
+                    state.claims[token_hash] = dataclasses.replace(claim, revoked_at=now)
+                    ended += 1
+        for found in state.links.values():
+            if (
+                found.revoked_at is None
+                and found.link.account_key == account_key
+                and (chat_ref is None or found.link.chat_ref == chat_ref)
+            ):
+                found.revoked_at = now
+                ended += 1
+        return ended
+
+
+def _claim(claim: ClaimLink) -> ClaimLink:
+    # As stored and read back: UTC times, a fresh JSON copy of the account.
+    return dataclasses.replace(
+        claim,
+        account=_json_copy(dict(claim.account)),
+        created_at=_utc(claim.created_at),
+        expires_at=_utc(claim.expires_at),
+        used_at=None if claim.used_at is None else _utc(claim.used_at),
+        revoked_at=None if claim.revoked_at is None else _utc(claim.revoked_at),
+    )
+
+
+class MemoryStandingStore:
+    """``StandingStore`` on a dict keyed by increasing ids."""
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def record(self, event: StandingEvent) -> int:
+        state = self._tx.state
+        stored = dataclasses.replace(
+            event,
+            kind=event.kind,
+            at=_utc(event.at),
+            until=None if event.until is None else _utc(event.until),
+            cases=tuple(event.cases),
+        )
+        state.last_standing_id += 1
+        state.standing[state.last_standing_id] = dataclasses.replace(
+            stored, id=state.last_standing_id
+        )
+        return state.last_standing_id
+
+    async def history(self, reporter_id: str) -> builtins.list[StandingEvent]:
+        found = [e for e in self._tx.state.standing.values() if e.reporter_id == reporter_id]
+        found.sort(key=lambda e: (e.at, e.id))
+        return found
+
+
 class MemoryUnitOfWork:
     """``ports.UnitOfWork`` over a ``MemoryDatabase``: rolls back unless ``commit()`` is called."""
 
@@ -765,6 +992,8 @@ class MemoryUnitOfWork:
     reporters: ReporterStore
     staff: StaffStore
     deadlines: Deadlines
+    parties: PartyStore
+    standing: StandingStore
 
     def __init__(self, database: MemoryDatabase) -> None:
         self._database = database
@@ -777,6 +1006,8 @@ class MemoryUnitOfWork:
         self.reporters = MemoryReporterStore(self._tx)
         self.staff = MemoryStaffStore(self._tx)
         self.deadlines = MemoryDeadlines(self._tx)
+        self.parties = MemoryPartyStore(self._tx)
+        self.standing = MemoryStandingStore(self._tx)
 
     async def __aenter__(self) -> Self:
         if self._entered:

@@ -1,0 +1,281 @@
+"""Coordinated reports through the service: reports against one account within the window from
+reporters with no earlier report are flagged on every case of the group, with one staff-group
+alert; duplicates are merged into one case, whose news then reaches every reporter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from disputebot.cases.lifecycle import Action, ActorRole
+from disputebot.cases.records import CaseRecord, Status
+from disputebot.engine.context import Policies
+from disputebot.engine.effects import Msg, Say, say_from_json
+from disputebot.engine.events import ButtonPressed
+from disputebot.engine.spec import FlowBook
+from disputebot.i18n.catalog import Catalogs
+from disputebot.ports import UnitOfWorkFactory
+from disputebot.service.bot import BotService
+from disputebot.service.campaigns import FLAG_KIND
+from disputebot.service.evidence import EvidenceVault
+from disputebot.service.review import Actor, CaseActions
+from tests.service.driver import ServiceChat, to_summary
+from tests.service.test_authorization import (
+    ADMIN,
+    OUTSIDER,
+    REVIEWER,
+    STAFF_GROUP,
+    World,
+    chat_of,
+    keys,
+    make_desk_service,
+    make_world,
+    ref,
+)
+from tests.support import ROOT, T0, FixedClock
+
+FRESH = (2001, 2002, 2003, 2004)
+
+
+@pytest.fixture(scope="module")
+def catalogs() -> Catalogs:
+    return Catalogs.load(ROOT / "locales")
+
+
+@pytest.fixture
+def desk_service(
+    uow_factory: UnitOfWorkFactory,
+    book: FlowBook,
+    policies: Policies,
+    clock: FixedClock,
+    catalogs: Catalogs,
+) -> BotService:
+    return make_desk_service(uow_factory, book, policies, clock, catalogs)
+
+
+@pytest.fixture
+async def world(
+    uow_factory: UnitOfWorkFactory, book: FlowBook, policies: Policies, clock: FixedClock
+) -> World:
+    return await make_world(uow_factory, book, policies, clock)
+
+
+async def report(service: BotService, vault: EvidenceVault, world: World, user: int) -> str:
+    """``user`` files a report through the flow against the driver's store; its case id."""
+    chat = ServiceChat(service, user)
+    submit = await to_summary(chat, vault)
+    await chat.send(ButtonPressed(submit.data))
+    async with world.uow_factory() as uow:
+        cases = await uow.cases.list(reporter_id=ref(user), limit=1)
+    return cases[0].public_id
+
+
+def flagged(case: CaseRecord) -> list[str]:
+    return [e.note for e in case.events if e.kind == FLAG_KIND]
+
+
+async def alerts(world: World) -> list[Say]:
+    says = [say_from_json(i.payload) for i in await world.outbox(chat_of(STAFF_GROUP))]
+    return [s for s in says if s.text[0].key == "campaign.alert"]
+
+
+async def test_fresh_reporters_against_one_account_are_flagged_with_one_alert(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    ids = []
+    for user in FRESH[:2]:
+        ids.append(await report(desk_service, vault, world, user))
+        clock.advance(hours=5)
+    assert [flagged(await world.get(i)) for i in ids] == [[], []]
+    assert await alerts(world) == []
+
+    ids.append(await report(desk_service, vault, world, FRESH[2]))
+
+    note = " ".join(ids)
+    assert [flagged(await world.get(i)) for i in ids] == [[note]] * 3
+    (alert,) = await alerts(world)
+    assert alert.text[0].params["count"] == 3
+    assert alert.text[0].params["ids"] == ", ".join(ids)
+    assert [b.data for row in alert.buttons for b in row] == [f"sf:card:{i}" for i in ids]
+
+    # A fourth joins the flagged group: it is flagged, the others are not flagged twice, and
+    # the staff group is not alerted again.
+    clock.advance(hours=1)
+    ids.append(await report(desk_service, vault, world, FRESH[3]))
+    assert flagged(await world.get(ids[3])) == [" ".join(ids)]
+    assert [len(flagged(await world.get(i))) for i in ids[:3]] == [1, 1, 1]
+    assert len(await alerts(world)) == 1
+
+    # The card shows the banner and offers to merge into the other open cases of the group.
+    reviewer = ServiceChat(desk_service, REVIEWER)
+    await reviewer.text(f"/case {ids[0]}")
+    assert "campaign.banner" in reviewer.said()
+    merges = [b.data for b in reviewer.buttons() if b.label.key == "campaign.button.merge"]
+    assert merges == [f"sf:mgi:{ids[0]}:{i}" for i in ids[1:3]]
+
+
+async def test_a_reporter_with_an_earlier_report_does_not_count(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    veteran = FRESH[0]
+    await world.case(Status.UPHELD, reporter=veteran, at=T0 - timedelta(days=60))
+    ids = [await report(desk_service, vault, world, user) for user in FRESH[:3]]
+
+    assert [flagged(await world.get(i)) for i in ids] == [[], [], []]
+    assert await alerts(world) == []
+
+    clock.advance(hours=2)
+    ids.append(await report(desk_service, vault, world, FRESH[3]))
+    fresh_ids = ids[1:]
+    assert flagged(await world.get(ids[0])) == []
+    assert [flagged(await world.get(i)) for i in fresh_ids] == [[" ".join(fresh_ids)]] * 3
+    assert len(await alerts(world)) == 1
+
+
+async def test_reports_spread_wider_than_the_window_are_not_flagged(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    ids = []
+    for user in FRESH[:3]:
+        ids.append(await report(desk_service, vault, world, user))
+        clock.advance(hours=13)  # the first and the third are 26 hours apart
+
+    assert [flagged(await world.get(i)) for i in ids] == [[], [], []]
+    assert await alerts(world) == []
+
+
+async def flagged_group(
+    service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> list[str]:
+    ids = []
+    for user in FRESH[:3]:
+        ids.append(await report(service, vault, world, user))
+        clock.advance(minutes=10)
+    return ids
+
+
+async def test_a_merged_reporter_follows_the_target_case(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    duplicate, target, _ = await flagged_group(desk_service, vault, world, clock)
+    reviewer = ServiceChat(desk_service, REVIEWER)
+    await reviewer.text(f"/case {duplicate}")
+
+    await reviewer.send(ButtonPressed(f"sf:mgi:{duplicate}:{target}"))
+
+    assert keys(reviewer.last) == ["campaign.merge.done"]
+    merged = await world.get(duplicate)
+    assert (merged.status, merged.merged_into) == (Status.MERGED, target)
+    assert f"merged:{duplicate}" in [e.kind for e in (await world.get(target)).events]
+    told = [say_from_json(i.payload) for i in await world.outbox(chat_of(FRESH[0]))]
+    assert told[-1].text[0] == Msg("notify.merged", {"case_id": duplicate, "into": target})
+
+    # The target's decision reaches both reporters, each in their own chat.
+    actions = CaseActions(world.book, clock, default_locale="en")
+    admin = Actor(chat_of(ADMIN), ActorRole.ADMIN)
+    async with world.uow_factory() as uow:
+        for action in (Action.TAKE, Action.UPHOLD):
+            case = await uow.cases.get(target)
+            assert case is not None
+            await actions.act(uow, case, action, admin, detail={"measures": ["warning"]})
+        await uow.commit()
+    for user in FRESH[:2]:
+        news = [say_from_json(i.payload).text[0] for i in await world.outbox(chat_of(user))]
+        assert news[-1].key == "notify.upheld", user
+    upheld = [say_from_json(i.payload).text[0] for i in await world.outbox(chat_of(FRESH[0]))]
+    assert upheld[-1].params["case_id"] == f"{duplicate} → {target}"
+
+    # /status shows the duplicate as merged.
+    reporter = ServiceChat(desk_service, FRESH[0])
+    await reporter.text("/status")
+    (line,) = [m for r in reporter.last for m in r.say.text if m.key == "bot.status.line"]
+    assert line.params["status"] == Msg("case.status.merged")
+
+    # A merged case offers no more merges; the target's card still shows the banner.
+    await reviewer.text(f"/case {duplicate}")
+    assert not [b for b in reviewer.buttons() if b.label.key == "campaign.button.merge"]
+
+
+async def test_merge_rules(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    first, second, third = await flagged_group(desk_service, vault, world, clock)
+    elsewhere = await world.case(reporter=FRESH[3], store_id="2200000099")
+    admin = ServiceChat(desk_service, ADMIN)
+    await admin.text(f"/merge {third} {second}")
+    assert keys(admin.last) == ["campaign.merge.done"]
+    before = {i: await world.get(i) for i in (first, second, third, elsewhere)}
+
+    refusals = {
+        f"/merge {first} {first}": "campaign.merge.self",
+        f"/merge {first} {elsewhere}": "campaign.merge.other_account",
+        f"/merge {first} {third}": "campaign.merge.target_closed",  # itself merged
+        f"/merge {first} DR-00000000": "staff.case.unknown",
+        f"/merge DR-00000000 {first}": "staff.case.unknown",
+        f"/merge {first}": "campaign.merge.usage",
+        "/merge": "campaign.merge.usage",
+        f"/merge {first} {second} {third}": "campaign.merge.usage",
+    }
+    for command, key in refusals.items():
+        await admin.text(command)
+        assert keys(admin.last)[0] == key, command
+    # A duplicate already merged is refused by the lifecycle.
+    await admin.send(ButtonPressed(f"sf:mgi:{third}:{first}"))
+    assert keys(admin.last)[0] == "staff.illegal.status"
+    assert {i: await world.get(i) for i in before} == before
+
+    # Someone not on staff: as for any unknown command or stale button.
+    outsider = ServiceChat(desk_service, OUTSIDER)
+    unknown = keys(await outsider.text("/nosuchcommand"))
+    assert keys(await outsider.text(f"/merge {first} {second}")) == unknown
+    replies = await outsider.send(ButtonPressed(f"sf:mgi:{first}:{second}"))
+    assert keys(replies) == ["engine.stale_button"]
+    assert {i: await world.get(i) for i in before} == before
+
+
+async def test_a_decided_duplicate_is_not_merged(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    first, second, _ = await flagged_group(desk_service, vault, world, clock)
+    actions = CaseActions(world.book, clock, default_locale="en")
+    admin = Actor(chat_of(ADMIN), ActorRole.ADMIN)
+    async with world.uow_factory() as uow:
+        for action in (Action.TAKE, Action.REJECT):
+            case = await uow.cases.get(first)
+            assert case is not None
+            await actions.act(uow, case, action, admin, detail={"reason": "duplicate"})
+        await uow.commit()
+    before = await world.get(first)
+
+    chat = ServiceChat(desk_service, ADMIN)
+    await chat.text(f"/merge {first} {second}")
+
+    assert keys(chat.last)[0] == "staff.illegal.status"
+    assert await world.get(first) == before
+    assert f"merged:{first}" not in [e.kind for e in (await world.get(second)).events]
+
+
+async def test_merging_a_case_others_were_merged_into_moves_them_along(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    first, second, third = await flagged_group(desk_service, vault, world, clock)
+    admin = ServiceChat(desk_service, ADMIN)
+    await admin.text(f"/merge {first} {second}")
+    await admin.text(f"/merge {second} {third}")
+    assert keys(admin.last) == ["campaign.merge.done"]
+
+    assert (await world.get(first)).merged_into == third
+    assert (await world.get(second)).merged_into == third
+    async with world.uow_factory() as uow:
+        followers = [c.public_id for c in await uow.cases.merged_from(third)]
+    assert sorted(followers) == sorted([first, second])
+    actions = CaseActions(world.book, clock, default_locale="en")
+    async with world.uow_factory() as uow:
+        case = await uow.cases.get(third)
+        assert case is not None
+        await actions.act(uow, case, Action.TAKE, Actor(chat_of(ADMIN), ActorRole.ADMIN))
+        await uow.commit()
+    for user in FRESH[:3]:
+        news = [say_from_json(i.payload).text[0] for i in await world.outbox(chat_of(user))]
+        assert news[-1].key == "notify.in_review", user
