@@ -97,7 +97,9 @@ async def build(settings: Settings, *, upgrade_sqlite: bool = True) -> App:
     elif not await migrate.is_up_to_date(settings.database_url):
         raise ConfigError("the database schema is behind: run `disputebot db upgrade`")
     engine = create_engine(settings.database_url)
-    uow_factory = SqlUnitOfWorkFactory(make_session_factory(engine))
+    uow_factory = SqlUnitOfWorkFactory(
+        make_session_factory(engine), group_commit=settings.group_commit
+    )
     clock = SystemClock()
     locales = LocaleChoice(
         available=content.catalogs.locales,

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = "sqlite+aiosqlite:///./disputebot.db"
+    # SQLite only: units of work queued on the writer share one transaction (a SAVEPOINT
+    # each) and are acknowledged once it commits. Off by default: it commits ten times less
+    # often but is no faster yet here (docs/RELIABILITY.md, "Group commit on SQLite").
+    group_commit: bool = False
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     staff_chat_id: int | None = None
     framework: Literal["ptb", "aiogram"] = "ptb"
