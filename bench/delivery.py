@@ -12,11 +12,22 @@ lost, and the time from commit to delivery, each against a baseline computed in 
   exactly the global rate (each message leaves at the later of its commit and the previous
   send plus 1/rate); its p50 and p99 are what no sender under the limit can beat.
 
+The issue's figure: a 10,000-message backlog (``--quick``: 600) drains in at most 1.05× the
+theoretical minimum, messages ÷ global rate, with nothing lost and no send before a
+``retry_after`` elapsed. ``bench/run.py`` calls ``figures(quick)``; run on its own, the script
+prints the same table.
+
 Run from the repository root: ``.venv/bin/python bench/delivery.py --quick``. Exits 1 when a
 target is missed. Not a test: nothing here runs under pytest.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``bench.figures`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import asyncio
@@ -25,17 +36,16 @@ import multiprocessing
 import re
 import secrets
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 from sqlalchemy import text
 
+from bench.figures import Figure, at_least, at_most, table
 from disputebot.bootstrap import App, build
 from disputebot.channels.telegram.handler import UpdateHandler
 from disputebot.channels.telegram_ptb.api import PtbBotApi
@@ -53,6 +63,10 @@ FIRST_CHAT = 700_000_001
 WRITE_BATCH = 500
 RATE_TARGET = 0.95
 LATENCY_TARGET = 1.10  # actual / ideal
+DRAIN_TARGET = 1.05  # actual / (messages ÷ global rate)
+GROUP = "delivery"
+FULL = (10_000, 1_000)  # messages, chats
+QUICK = (600, 200)  # 20 s at 30/s: leaves make bench-quick room under two minutes
 _CASE = re.compile(r"DB-\d{6}")
 
 
@@ -280,11 +294,8 @@ def percentile(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(p) - 1]
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-def report(plan: Plan, result: Outcome) -> bool:
+def figures_of(plan: Plan, result: Outcome) -> list[Figure]:
+    """The run as figures (group ``delivery``), each measured once."""
     flood, rate = result.flood, plan.global_rate
     created = {item.id: item.created_at.timestamp() for item in result.items}
     latencies = [
@@ -300,79 +311,117 @@ def report(plan: Plan, result: Outcome) -> bool:
     last_receipt = max((d.received_at for d in flood.deliveries), default=result.finished)
     elapsed = last_receipt - result.started
     minimum = plan.messages / rate
-    sustained = flood.rate() / rate
-    throttled = len(flood.throttles)
-    unhonoured = len(flood.unhonoured)
-
-    rows: list[tuple[str, str, str, bool | None]] = [
-        ("outbox written", f"{plan.messages} items in {result.write_seconds:.2f} s", "", None),
-        (
-            "time to deliver all",
-            f"{elapsed:.1f} s; minimum {minimum:.1f} s (messages ÷ global rate); "
-            f"actual/minimum {elapsed / minimum:.3f}",
-            "",
-            None,
+    # A sliding window lets the first ``rate`` messages go at once: the last one can arrive
+    # (ceil(N / rate) - 1) windows after the first, the floor no sender can beat.
+    floor = (-(-plan.messages // rate) - 1) * 1.0
+    sends = result.send_seconds
+    mean = statistics.fmean(sends) if sends else 0.0
+    label = f"{plan.messages:,} msgs, {plan.db}"
+    send_line = (
+        f"one send as the worker saw it (render + HTTP): mean {mean * 1000:.1f} ms, "
+        f"p50 {percentile(sends, 50) * 1000:.1f} ms, p99 {percentile(sends, 99) * 1000:.1f} ms"
+    )
+    drain = Figure(
+        GROUP,
+        f"{label}: drain time ÷ minimum",
+        (elapsed / minimum,),
+        at_most(DRAIN_TARGET),
+        notes=(
+            f"{plan.messages:,} notifications to {plan.chats:,} private chats "
+            f"(outbox written in {result.write_seconds:.1f} s); limits {rate}/s in total, "
+            "1/s per chat, 20/min per group, enforced by the fake Bot API",
         ),
-        (
-            "sustained rate",
-            f"{flood.rate():.2f} msg/s = {sustained:.3f} × global limit",
-            f"≥ {RATE_TARGET}",
-            sustained >= RATE_TARGET,
+        detail="\n".join(
+            (
+                f"worker start to last message received: {elapsed:.1f} s; minimum "
+                f"{minimum:.1f} s (messages ÷ global rate); the sliding window's own floor "
+                f"{floor:.0f} s (the first {rate} go at once): {elapsed / floor:.3f}× that"
+                if floor > 0
+                else f"worker start to last message received: {elapsed:.1f} s",
+                send_line,
+                "a slot is held from a send's start to 1 s after its end "
+                f"(delivery/limits.py): the rate cannot pass 1 / (1 s + mean send) = "
+                f"{1 / (1 + mean):.3f} × limit, so the drain cannot beat the floor × "
+                f"(1 s + mean send) = {floor * (1 + mean):.1f} s = "
+                f"{floor * (1 + mean) / minimum:.3f}× the minimum; peak in any 1 s: "
+                f"{flood.peak(1.0)} (limit {rate})",
+            )
         ),
-        (
-            "429s received",
-            f"{throttled} (worker counted {result.worker.stats.throttled})",
-            "= 0",
-            throttled == 0,
+    )
+    found = [
+        drain,
+        Figure(
+            GROUP,
+            f"{label}: messages lost",
+            (float(lost + pending),),
+            at_most(0),
+            unit="",
+            notes=(
+                f"never received {lost}, not marked sent in the outbox {pending}, "
+                f"received twice {duplicates}",
+            ),
         ),
-        ("unhonoured 429s", str(unhonoured), "= 0", unhonoured == 0),
-        (
-            "messages lost",
-            f"{lost} (not sent in the outbox: {pending}; delivered twice: {duplicates})",
-            "= 0",
-            lost == 0 and pending == 0,
+        Figure(
+            GROUP,
+            f"{label}: sends before retry_after elapsed",
+            (float(len(flood.unhonoured)),),
+            at_most(0),
+            unit="",
+        ),
+        Figure(
+            GROUP,
+            f"{label}: 429s received",
+            (float(len(flood.throttles)),),
+            at_most(0),
+            unit="",
+            notes=(f"the worker counted {result.worker.stats.throttled}",),
+        ),
+        Figure(
+            GROUP,
+            f"{label}: sustained rate ÷ limit",
+            (flood.rate() / rate,),
+            at_least(RATE_TARGET),
+            notes=(f"{flood.rate():.2f} msg/s, first receipt to last",),
         ),
     ]
     for p in (50, 99):
         actual, best = percentile(latencies, p), percentile(ideal, p)
-        ratio = actual / best if best > 0 else float("inf")
-        rows.append(
-            (
-                f"p{p} commit → delivery",
-                f"{actual:.2f} s; ideal {best:.2f} s; actual/ideal {ratio:.3f}",
-                f"≤ {LATENCY_TARGET:.2f}× ideal",
-                ratio <= LATENCY_TARGET,
+        found.append(
+            Figure(
+                GROUP,
+                f"{label}: p{p} commit → delivery ÷ ideal",
+                (actual / best if best > 0 else float("inf"),),
+                at_most(LATENCY_TARGET),
+                notes=(
+                    f"{actual:.2f} s; an ideal sender at exactly {rate}/s from the worker's "
+                    f"start: {best:.2f} s",
+                ),
             )
         )
-    analyzed = " (ANALYZEd after writing)" if plan.analyze else ""
-    out(
-        f"delivery: {plan.messages} notifications to {plan.chats} private chats, {plan.db}"
-        f"{analyzed}, "
-        f"limits {rate}/s in total, 1/s per chat, 20/min per group; worker → "
-        "python-telegram-bot → fake Bot API (limits enforced)"
-    )
-    passed = True
-    for name, value, target, ok in rows:
-        mark = "" if ok is None else verdict(ok)
-        out(f"  {name:<22} {value:<76} {target:<16} {mark}")
-        passed = passed and ok is not False
-    out(f"  {'peak in any 1 s':<22} {flood.peak(1.0)} (limit {rate})")
-    sends = result.send_seconds
-    mean = statistics.fmean(sends) if sends else 0.0
-    out(
-        f"  {'one send':<22} mean {mean * 1000:.1f} ms, p50 {percentile(sends, 50) * 1000:.1f} ms,"
-        f" p99 {percentile(sends, 99) * 1000:.1f} ms (render + HTTP round trip); a slot held"
-        f" from start to 1 s after finish bounds the rate at {1 / (1 + mean):.3f} × limit"
-    )
-    return passed
+    return found
+
+
+def default_plan(quick: bool, db: str = "sqlite") -> Plan:
+    messages, chats = QUICK if quick else FULL
+    return Plan(messages, chats, 30, db)
+
+
+async def figures(quick: bool) -> list[Figure]:
+    """The figures of group ``delivery``: the backlog on SQLite (the bot's default store)."""
+    plan = default_plan(quick)
+    return figures_of(plan, await run(plan))
 
 
 def parse(argv: list[str] | None = None) -> Plan:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="600 messages to 200 chats")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK[0]:,} messages to {QUICK[1]} chats"
+    )
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--messages", type=int, help="default 3000 (600 with --quick)")
-    parser.add_argument("--chats", type=int, help="default 1000 (200 with --quick)")
+    parser.add_argument(
+        "--messages", type=int, help=f"default {FULL[0]:,} ({QUICK[0]:,} with --quick)"
+    )
+    parser.add_argument("--chats", type=int, help=f"default {FULL[1]:,} ({QUICK[1]} with --quick)")
     parser.add_argument("--rate", type=int, default=30, help="global limit, messages/s")
     parser.add_argument(
         "--analyze",
@@ -380,8 +429,9 @@ def parse(argv: list[str] | None = None) -> Plan:
         help="refresh the planner statistics (ANALYZE) after writing the outbox",
     )
     args = parser.parse_args(argv)
-    messages = args.messages or (600 if args.quick else 3000)
-    chats = args.chats or (200 if args.quick else 1000)
+    default = default_plan(args.quick)
+    messages = args.messages or default.messages
+    chats = args.chats or default.chats
     if messages < 1 or chats < 1 or args.rate < 1:
         parser.error("messages, chats and rate must be positive")
     return Plan(messages, chats, args.rate, args.db, args.analyze)
@@ -390,7 +440,16 @@ def parse(argv: list[str] | None = None) -> Plan:
 def main(argv: list[str] | None = None) -> int:
     plan = parse(argv)
     logging.basicConfig(level=logging.ERROR)
-    return 0 if report(plan, asyncio.run(run(plan))) else 1
+    started = time.perf_counter()
+    analyzed = " (ANALYZEd after writing)" if plan.analyze else ""
+    out(
+        f"delivery: {plan.messages:,} notifications to {plan.chats:,} private chats, {plan.db}"
+        f"{analyzed}, limits {plan.global_rate}/s in total, 1/s per chat, 20/min per group; "
+        "worker → python-telegram-bot → fake Bot API (limits enforced)"
+    )
+    passed = table(figures_of(plan, asyncio.run(run(plan))), out)
+    out(f"\n{time.perf_counter() - started:.0f} s in all")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

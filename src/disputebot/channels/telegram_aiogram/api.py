@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramAPIError,
@@ -41,8 +42,18 @@ T = TypeVar("T")
 
 
 class AiogramBotApi:
-    def __init__(self, token: str, api_url: str, *, pool_size: int = 64) -> None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), limit=pool_size)
+    def __init__(
+        self,
+        token: str,
+        api_url: str,
+        *,
+        pool_size: int = 64,
+        session: BaseSession | None = None,
+    ) -> None:
+        """``session`` replaces the HTTP session (a benchmark's in-process Bot API, at the
+        framework's own seam)."""
+        if session is None:
+            session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), limit=pool_size)
         self._bot = Bot(token, session=session)
 
     async def start(self) -> BotIdentity:

@@ -24,7 +24,7 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from disputebot.channels.telegram.model import (
     ALLOWED_UPDATES,
@@ -40,14 +40,25 @@ T = TypeVar("T")
 
 
 class PtbBotApi:
-    def __init__(self, token: str, api_url: str, *, pool_size: int = 64) -> None:
+    def __init__(
+        self,
+        token: str,
+        api_url: str,
+        *,
+        pool_size: int = 64,
+        request: BaseRequest | None = None,
+        get_updates_request: BaseRequest | None = None,
+    ) -> None:
+        """``request`` and ``get_updates_request`` replace the HTTP clients (a benchmark's
+        in-process Bot API, at the framework's own seam)."""
         base = api_url.rstrip("/")
         self._bot = Bot(
             token,
             base_url=f"{base}/bot",
             base_file_url=f"{base}/file/bot",
-            request=HTTPXRequest(connection_pool_size=pool_size, read_timeout=20),
-            get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=20),
+            request=request or HTTPXRequest(connection_pool_size=pool_size, read_timeout=20),
+            get_updates_request=get_updates_request
+            or HTTPXRequest(connection_pool_size=2, read_timeout=20),
         )
 
     async def start(self) -> BotIdentity:
