@@ -393,14 +393,15 @@ async def test_a_reporters_appeal_of_a_rejection_reversed_puts_the_case_back_in_
     assert "sor.reopened" in keys(reporter_news[-1])
     assert button_data(reporter_news[-1]) == []
 
-    # Decided anew: the reporter has had their appeal, the party has not.
-    await uphold(p.second, p.case_id, taken=True)
+    # Decided anew, by someone who has neither decided nor ruled on it: a new decision, which
+    # either side may appeal.
+    await uphold(p.admin, p.case_id, taken=True)
     kept = await statements(uow_factory, p.case_id)
     assert kept[-2].audience is Audience.REPORTER
-    assert kept[-2].body["appeal"]["why"] == "again"
+    assert kept[-2].body["appeal"]["open"] is True
     assert kept[-1].body["appeal"]["open"] is True
     reporter_news = await outbox_for(uow_factory, p.reporter.chat)
-    assert button_data(reporter_news[-1]) == []
+    assert f"ap:{p.case_id}" in button_data(reporter_news[-1])
     await assert_party_never_sees_the_reporter(uow_factory, p.case_id)
     # The platform hears of the appeal and the ruling, never who appealed.
     events = await events_in(uow_factory)

@@ -4,9 +4,13 @@ alert; duplicates are merged into one case, whose news then reaches every report
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import cast
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputebot.cases.lifecycle import Action, ActorRole
 from disputebot.cases.records import CaseRecord, Status
@@ -15,11 +19,12 @@ from disputebot.engine.effects import Msg, Say, say_from_json
 from disputebot.engine.events import ButtonPressed
 from disputebot.engine.spec import FlowBook
 from disputebot.i18n.catalog import Catalogs
-from disputebot.ports import UnitOfWorkFactory
+from disputebot.ports import ConflictError, UnitOfWorkFactory
 from disputebot.service.bot import BotService
-from disputebot.service.campaigns import FLAG_KIND
+from disputebot.service.campaigns import FLAG_KIND, Campaigns
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.review import Actor, CaseActions
+from tests.databases import postgres_param
 from tests.service.driver import ServiceChat, to_summary
 from tests.service.test_authorization import (
     ADMIN,
@@ -36,6 +41,7 @@ from tests.service.test_authorization import (
 from tests.support import ROOT, T0, FixedClock
 
 FRESH = (2001, 2002, 2003, 2004)
+DRIVER_STORE_ID = "1102345678"  # the store the driver's reports name
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +285,130 @@ async def test_merging_a_case_others_were_merged_into_moves_them_along(
     for user in FRESH[:3]:
         news = [say_from_json(i.payload).text[0] for i in await world.outbox(chat_of(user))]
         assert news[-1].key == "notify.in_review", user
+
+
+async def test_an_appealed_case_takes_no_duplicates(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    duplicate, target, _ = await flagged_group(desk_service, vault, world, clock)
+    actions = CaseActions(world.book, clock, default_locale="en")
+    async with world.uow_factory() as uow:
+        for action, actor in (
+            (Action.TAKE, Actor(chat_of(ADMIN), ActorRole.ADMIN)),
+            (Action.UPHOLD, Actor(chat_of(ADMIN), ActorRole.ADMIN)),
+            (Action.APPEAL, Actor(chat_of(FRESH[1]), ActorRole.REPORTER)),
+        ):
+            case = await uow.cases.get(target)
+            assert case is not None
+            await actions.act(uow, case, action, actor, detail={"measures": ["warning"]})
+        await uow.commit()
+    assert (await world.get(target)).status is Status.APPEALED
+    before = {i: await world.get(i) for i in (duplicate, target)}
+
+    admin = ServiceChat(desk_service, ADMIN)
+    await admin.text(f"/merge {duplicate} {target}")
+
+    assert keys(admin.last)[0] == "campaign.merge.target_closed"
+    assert {i: await world.get(i) for i in before} == before
+    # Nor does its card offer itself as a target on the duplicate's card.
+    await admin.text(f"/case {duplicate}")
+    merges = [b.data for b in admin.buttons() if b.label.key == "campaign.button.merge"]
+    assert f"sf:mgi:{duplicate}:{target}" not in merges
+
+
+async def test_a_reopened_merged_case_is_its_own_again(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    duplicate, target, _ = await flagged_group(desk_service, vault, world, clock)
+    admin = ServiceChat(desk_service, ADMIN)
+    await admin.text(f"/merge {duplicate} {target}")
+    assert keys(admin.last) == ["campaign.merge.done"]
+
+    await admin.send(ButtonPressed(f"sf:ro:{duplicate}"))
+
+    reopened = await world.get(duplicate)
+    assert (reopened.status, reopened.merged_into) == (Status.IN_REVIEW, None)
+    assert f"unmerged:{target}" in [e.kind for e in reopened.events]
+    assert f"unmerged:{duplicate}" in [e.kind for e in (await world.get(target)).events]
+    async with world.uow_factory() as uow:
+        assert await uow.cases.merged_from(target) == []
+    told = [say_from_json(i.payload).text[0] for i in await world.outbox(chat_of(FRESH[0]))]
+    assert Msg("campaign.unmerged", {"case_id": duplicate, "target": target}) in told
+
+    # The target's news no longer reaches the reopened case's reporter.
+    before = len(await world.outbox(chat_of(FRESH[0])))
+    actions = CaseActions(world.book, clock, default_locale="en")
+    async with world.uow_factory() as uow:
+        case = await uow.cases.get(target)
+        assert case is not None
+        await actions.act(uow, case, Action.TAKE, Actor(chat_of(ADMIN), ActorRole.ADMIN))
+        await uow.commit()
+    assert len(await world.outbox(chat_of(FRESH[0]))) == before
+
+
+async def test_a_campaign_is_seen_past_the_first_page_of_recent_reports(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    # An earlier reporter (not fresh: their first report is long before the window) filed
+    # fifty reports against the account within the window before the fresh ones came.
+    await world.case(reporter=ADMIN, store_id="2200000099", at=T0 - timedelta(days=90))
+    for n in range(50):
+        when = clock.now() - timedelta(hours=1, minutes=n)
+        await world.case(reporter=ADMIN, store_id=DRIVER_STORE_ID, at=when)
+    ids = await flagged_group(desk_service, vault, world, clock)
+
+    note = " ".join(ids)
+    assert [flagged(await world.get(i)) for i in ids] == [[note]] * 3
+    assert len(await alerts(world)) == 1
+
+
+def _session_of(uow: object) -> AsyncSession:
+    return cast("AsyncSession", uow.cases._session)  # type: ignore[attr-defined]
+
+
+async def _wait_until_blocked(uow_factory: UnitOfWorkFactory, pid: int) -> None:
+    """Wait until the backend ``pid`` waits for a lock (polled; the count only keeps a broken
+    test from hanging)."""
+    for _ in range(1000):
+        async with uow_factory() as uow:
+            waiting = await _session_of(uow).scalar(
+                text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"),
+                {"pid": pid},
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("the second merge never waited for the first one's lock")
+
+
+@pytest.mark.parametrize("uow_factory", [postgres_param], indirect=True)
+async def test_two_merges_into_each_other_racing_leave_one_merge(
+    desk_service: BotService, vault: EvidenceVault, world: World, clock: FixedClock
+) -> None:
+    first, second, _ = await flagged_group(desk_service, vault, world, clock)
+    campaigns = next(a for a in desk_service._addons if isinstance(a, Campaigns))
+    one = Actor(chat_of(ADMIN), ActorRole.ADMIN)
+    other = Actor(chat_of(REVIEWER), ActorRole.ADMIN)
+    factory = world.uow_factory
+    async with factory() as u1, factory() as u2:
+        pid = await _session_of(u2).scalar(text("SELECT pg_backend_pid()"))
+        a1 = await u1.cases.get(first)
+        b2 = await u2.cases.get(second)
+        assert a1 is not None
+        assert b2 is not None
+        # Both see the other case open; the first merges its case into the other's...
+        assert keys_of_says(await campaigns._merge(u1, one, a1, second)) == ["campaign.merge.done"]
+        # ...while the second merges the other way and waits for the first's locks.
+        racer = asyncio.ensure_future(campaigns._merge(u2, other, b2, first))
+        await _wait_until_blocked(factory, pid)
+        await u1.commit()
+        with pytest.raises(ConflictError):
+            await racer
+
+    a, b = await world.get(first), await world.get(second)
+    assert (a.status, a.merged_into) == (Status.MERGED, second)
+    assert (b.status, b.merged_into) == (Status.SUBMITTED, None)
+
+
+def keys_of_says(says: list[Say]) -> list[str]:
+    return [m.key for s in says for m in s.text]

@@ -11,7 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from disputebot.cases.records import CaseRecord, EvidenceSource
+from disputebot.cases.lifecycle import Action, ActorRole
+from disputebot.cases.records import CaseRecord, EvidenceSource, Status
 from disputebot.engine.context import Policies
 from disputebot.engine.effects import Msg, say_from_json
 from disputebot.engine.events import ButtonPressed
@@ -22,6 +23,8 @@ from disputebot.service.addons import FairnessRules
 from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.inbound import Reply
+from disputebot.service.parties import forget_links
+from disputebot.service.review import Actor, CaseActions
 from tests.engine.transcript import keys_of
 from tests.service.driver import FACTS, STORE, ServiceChat, service_for, to_evidence
 from tests.support import FixedClock, png_bytes
@@ -385,15 +388,23 @@ async def test_only_evidence_marked_shareable_reaches_the_party(
         "party.share.off",
         "party.share.off",
     ]
-    await admin.send(ButtonPressed(f"sf:sht:{case_id}:2"))
+    assert buttons(admin.last) == [f"sf:sht:{case_id}:1:1", f"sf:sht:{case_id}:2:1"]
+    await admin.send(ButtonPressed(f"sf:sht:{case_id}:2:1"))
     assert [b.key for r in admin.last for b in buttons_of(r)] == [
         "party.share.off",
         "party.share.on",
     ]
-    await admin.send(ButtonPressed(f"sf:sht:{case_id}:1"))
-    await admin.send(ButtonPressed(f"sf:sht:{case_id}:1"))
-    await admin.send(ButtonPressed(f"sf:sht:{case_id}:9"))
-    assert top(admin.last)[0] == "engine.stale_button"
+    assert buttons(admin.last) == [f"sf:sht:{case_id}:1:1", f"sf:sht:{case_id}:2:0"]
+    # The button names the state it asks for: a double tap, or the older list pressed
+    # again, changes nothing the second time.
+    await admin.send(ButtonPressed(f"sf:sht:{case_id}:2:1"))
+    await admin.send(ButtonPressed(f"sf:sht:{case_id}:1:1"))
+    await admin.send(ButtonPressed(f"sf:sht:{case_id}:1:1"))
+    await admin.send(ButtonPressed(f"sf:sht:{case_id}:1:0"))
+    await admin.send(ButtonPressed(f"sf:sht:{case_id}:1:0"))
+    for stale in ("9:1", "1", "1:2", "x:1"):  # out of range, the old toggle, forged
+        await admin.send(ButtonPressed(f"sf:sht:{case_id}:{stale}"))
+        assert top(admin.last)[0] == "engine.stale_button", stale
     case = await case_of(uow_factory, case_id)
     assert case.shareable == frozenset({1})
     assert [e.note for e in case.events if e.kind == "party:shareable"] == [
@@ -401,7 +412,7 @@ async def test_only_evidence_marked_shareable_reaches_the_party(
         "1: on",
         "1: off",
     ]
-    assert service.keeps_keyboard(f"sf:sht:{case_id}:1")
+    assert service.keeps_keyboard(f"sf:sht:{case_id}:1:1")
 
     await admin.text(f"/case {case_id}")
     assert params(admin.last, "card.party.shared") == [{"items": "2"}]
@@ -431,7 +442,7 @@ async def test_sharing_and_telling_are_for_staff_only(
     _, seller, reporter, case_id = await linked_world(service, vault, uow_factory)
     before = await outbox_for(uow_factory, seller.chat)
     for chat in (seller, reporter):
-        for data in (f"sf:shr:{case_id}", f"sf:sht:{case_id}:1", f"sf:tp:{case_id}"):
+        for data in (f"sf:shr:{case_id}", f"sf:sht:{case_id}:1:1", f"sf:tp:{case_id}"):
             await chat.send(ButtonPressed(data))
             assert top(chat.last) == ["engine.stale_button"]
             assert chat.step is None
@@ -467,3 +478,90 @@ async def test_a_seller_cannot_report_their_own_linked_account(
 
 def buttons_of(reply: Reply) -> list[Msg]:
     return [b.label for row in reply.say.buttons for b in row]
+
+
+async def test_a_party_linked_after_the_filing_is_told_and_gets_the_whole_window(
+    service: BotService,
+    vault: EvidenceVault,
+    uow_factory: UnitOfWorkFactory,
+    clock: FixedClock,
+    book: FlowBook,
+) -> None:
+    admin = ServiceChat(service, ADMIN)
+    reporter = ServiceChat(service, REPORTER)
+    case_id = await file_report(reporter, vault, uow_factory)
+    # A decided report against the account is not news for the party.
+    decided = await file_report(ServiceChat(service, OTHER), vault, uow_factory)
+    async with uow_factory() as uow:
+        actions = CaseActions(book, clock, default_locale="en")
+        staff = Actor(ChatKey("test", ADMIN), ActorRole.ADMIN)
+        for action in (Action.TAKE, Action.UPHOLD):
+            record = await uow.cases.get(decided)
+            assert record is not None
+            await actions.act(uow, record, action, staff, detail={"measures": ["warning"]})
+        await uow.commit()
+    assert (await case_of(uow_factory, decided)).status is Status.UPHELD
+    clock.advance(days=10)
+    seller = ServiceChat(service, SELLER)
+
+    await seller.text(f"/start {await new_claim(admin)}")
+
+    assert top(seller.last) == [
+        "party.claim.linked",
+        "party.claim.explain",
+        "party.claim.open_cases",
+    ]
+    assert params(seller.last, "party.claim.open_cases") == [{"count": 1}]
+    (notice,) = [i for i in await outbox_for(uow_factory, seller.chat) if i.case_id]
+    assert notice.case_id == case_id
+    say = say_from_json(notice.payload)
+    assert [m.key for m in say.text] == ["party.notice", "party.notice.answer_by"]
+    # Fourteen days from the notice, not from the filing ten days before.
+    assert say.text[1].params["deadline"] == "2026-12-24 09:00 UTC"
+    for secret in (str(REPORTER), FACTS[:40], "FILE-PRIVATE", "private-receipt"):
+        assert secret not in notice.payload
+    case = await case_of(uow_factory, case_id)
+    assert (case.events[-1].kind, case.events[-1].note) == ("party:notified", seller.chat.user_ref)
+    assert "party:notified" not in [e.kind for e in (await case_of(uow_factory, decided)).events]
+
+    # Twelve days on (22 after the filing) the party may still answer.
+    clock.advance(days=12)
+    await seller.send(ButtonPressed(say.buttons[0][0].data))
+    assert seller.step == "text"
+    await seller.text("We shipped on time.")
+    await seller.text("/done")
+    await seller.click("statement.submit")
+    assert "party.statement.sent" in top(seller.last)
+
+    # Linked again through a new link: not told twice.
+    before = await outbox_for(uow_factory, seller.chat)
+    await seller.text(f"/start {await new_claim(admin)}")
+    assert "party.claim.open_cases" not in top(seller.last)
+    assert len(await outbox_for(uow_factory, seller.chat)) == len(before)
+
+
+@pytest.mark.parametrize("account", ["Acme Store", "acme_official_shop"])
+async def test_no_claim_link_for_a_bare_seller_name(service: BotService, account: str) -> None:
+    admin = ServiceChat(service, ADMIN)
+    replies = await admin.text(f"/claimlink {account}")
+    assert top(replies) == ["party.claimlink.not_a_store", "party.claimlink.usage"]
+    assert "party.claimlink.created" not in keys(replies)
+
+
+async def test_forgetting_a_chat_ends_its_links(
+    service: BotService, uow_factory: UnitOfWorkFactory, clock: FixedClock
+) -> None:
+    admin = ServiceChat(service, ADMIN)
+    seller = ServiceChat(service, SELLER)
+    await seller.text(f"/start {await new_claim(admin)}")
+    await seller.text(f"/start {await new_claim(admin, '2200000011')}")
+    other = ServiceChat(service, OTHER)
+    await other.text(f"/start {await new_claim(admin)}")
+    assert len(await linked_accounts(uow_factory, seller)) == 2
+
+    async with uow_factory() as uow:
+        assert await forget_links(uow, seller.chat, clock.now()) == 2
+        await uow.commit()
+
+    assert await linked_accounts(uow_factory, seller) == []
+    assert await linked_accounts(uow_factory, other) == ["aliexpress:store:1102345678"]

@@ -274,7 +274,7 @@ async def run_scenario(world: World) -> tuple[Recorded, list[str], list[Evidence
     assert "party.statement.sent" in said(party.last)
 
     # Staff share the second item (only) and tell the party some facts.
-    await admin.send(ButtonPressed(f"sf:sht:{upheld}:2"))
+    await admin.send(ButtonPressed(f"sf:sht:{upheld}:2:1"))
     await admin.send(ButtonPressed(f"sf:tp:{upheld}"))
     await admin.text(STAFF_FACTS)
     await admin.click("review.confirm.submit")
@@ -303,13 +303,13 @@ async def run_scenario(world: World) -> tuple[Recorded, list[str], list[Evidence
     await reporter.click("appeal.submit")
     assert "appeal.filed" in said(reporter.last)
     await rule(second, rejected, "rv")
-    await second.send(ButtonPressed(f"sf:take:{rejected}"))
-    await second.text(f"/case {rejected}")
-    await second.click("staff.button.escalate")
-    await second.click("review.department.fraud")
-    await second.text(STAFF_FACTS)
-    await second.click("review.confirm.submit")
-    await done(second)
+    # Decided anew by someone who has neither decided nor ruled on it.
+    await admin.text(f"/case {rejected}")
+    await admin.click("staff.button.escalate")
+    await admin.click("review.department.fraud")
+    await admin.text(STAFF_FACTS)
+    await admin.click("review.confirm.submit")
+    await done(admin)
     await party.text(f"/appeal {rejected}")  # nothing final to appeal
 
     # Upheld; the party appeals; reversed, so the measures are lifted.

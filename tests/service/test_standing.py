@@ -5,10 +5,15 @@ with its end date until it ends or is lifted, and can be appealed with ``/appeal
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import cast
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from disputebot.cases.lifecycle import ActorRole
 from disputebot.cases.records import StandingEvent, StandingKind, Status
 from disputebot.engine.context import Policies
 from disputebot.engine.effects import Button, Msg, say_from_json
@@ -16,10 +21,13 @@ from disputebot.engine.events import ButtonPressed
 from disputebot.engine.prompts import when
 from disputebot.engine.spec import FlowBook
 from disputebot.i18n.catalog import Catalogs
-from disputebot.ports import OutboxItem, UnitOfWorkFactory
+from disputebot.ports import ConflictError, OutboxItem, UnitOfWorkFactory
 from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.inbound import Reply
+from disputebot.service.review import Actor
+from disputebot.service.standing import StandingDesk
+from tests.databases import postgres_param
 from tests.service.driver import ServiceChat, to_summary
 from tests.service.test_authorization import (
     ADMIN,
@@ -116,8 +124,10 @@ async def test_a_warning_and_a_suspension_wait_for_staff_and_suspension_refuses_
     await reviewer.click("standing.button.warn")
     assert "standing.done.warn" in reviewer.said()
     (warning,) = standing_news(await world.outbox(chat_of(REPORTER)))
-    assert warning.key == "standing.notify.warned"
+    assert warning.key == "standing.notify.warned_until"
     assert warning.params["count"] == 3
+    # When a suspension taken now would end: a date, never "0 days".
+    assert warning.params["until"] == when(T0 + SUSPENSION)
     assert set(str(warning.params["cases"]).split(", ")) == set(first)
     assert warning.params["more"] == 2
     (warned,) = await history(world)
@@ -145,7 +155,7 @@ async def test_a_warning_and_a_suspension_wait_for_staff_and_suspension_refuses_
     until = T0 + SUSPENSION
     assert "standing.done.suspend" in admin.said()
     news = standing_news(await world.outbox(chat_of(REPORTER)))
-    assert [m.key for m in news] == ["standing.notify.warned", "standing.notify.suspended"]
+    assert [m.key for m in news] == ["standing.notify.warned_until", "standing.notify.suspended"]
     assert news[1].params["until"] == when(until)
     assert set(str(news[1].params["cases"]).split(", ")) == {*first, *more}
     suspended = (await history(world))[-1]
@@ -252,7 +262,7 @@ async def test_a_stale_proposal_does_nothing(desk_service: BotService, world: Wo
     assert keys(replies) == ["standing.stale"]
     assert [e.kind for e in await history(world)] == [StandingKind.WARN]
     news = standing_news(await world.outbox(chat_of(REPORTER)))
-    assert [m.key for m in news] == ["standing.notify.warned"]
+    assert [m.key for m in news] == ["standing.notify.warned_until"]
     # Lifting a suspension that is not running is stale too.
     replies = await reviewer.send(ButtonPressed(f"sf:stl:{cases[0]}"))
     assert keys(replies) == ["standing.stale"]
@@ -392,3 +402,93 @@ async def test_an_appeal_against_a_decision_is_not_taken_for_a_suspension_appeal
 
     assert "standing.appeal.reason.prompt" not in reporter.said()
     assert (await history(world))[-1].kind is StandingKind.SUSPEND
+
+
+async def test_staff_take_no_step_on_their_own_standing(
+    desk_service: BotService, world: World
+) -> None:
+    # A reviewer who also reports, suspended for reports rejected as manifestly unfounded.
+    async def rejected(n: int) -> str:
+        return await world.case(
+            Status.REJECTED,
+            reporter=REVIEWER,
+            reason="false_report",
+            store_id=f"22000000{n:02d}",
+            at=T0 - timedelta(days=40 - n),
+        )
+
+    cases = [await rejected(n) for n in range(3)]
+    admin = ServiceChat(desk_service, ADMIN)
+    await admin.text(f"/standing {REVIEWER}")
+    await admin.click("standing.button.warn")
+    cases += [await rejected(n) for n in range(3, 5)]
+    await admin.text(f"/standing {REVIEWER}")
+    await admin.click("standing.button.suspend")
+    assert "standing.done.suspend" in admin.said()
+
+    async def steps() -> list[StandingKind]:
+        async with world.uow_factory() as uow:
+            return [e.kind for e in await uow.standing.history(ref(REVIEWER))]
+
+    reviewer = ServiceChat(desk_service, REVIEWER)
+    for attempt in (f"/standing {REVIEWER} lift", f"/standing {cases[0]} lift"):
+        assert keys(await reviewer.text(attempt)) == ["standing.own"], attempt
+    replies = await reviewer.send(ButtonPressed(f"sf:stl:{cases[-1]}"))
+    assert keys(replies) == ["standing.own"]
+    assert await steps() == [StandingKind.WARN, StandingKind.SUSPEND]
+
+    # Another member of staff may.
+    await admin.text(f"/standing {REVIEWER} lift")
+    assert keys(admin.last) == ["standing.done.lift"]
+    assert await steps() == [StandingKind.WARN, StandingKind.SUSPEND, StandingKind.LIFT]
+
+
+def _session_of(uow: object) -> AsyncSession:
+    return cast("AsyncSession", uow.cases._session)  # type: ignore[attr-defined]
+
+
+async def _wait_until_blocked(uow_factory: UnitOfWorkFactory, pid: int) -> None:
+    """Wait until the backend ``pid`` waits for a lock (polled; the count only keeps a broken
+    test from hanging)."""
+    for _ in range(1000):
+        async with uow_factory() as uow:
+            waiting = await _session_of(uow).scalar(
+                text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"),
+                {"pid": pid},
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("the second confirmation never waited for the first one's lock")
+
+
+@pytest.mark.parametrize("uow_factory", [postgres_param], indirect=True)
+async def test_two_staff_confirming_a_warning_at_once_warn_once(
+    desk_service: BotService, world: World
+) -> None:
+    await unfounded(world, 3)
+    desk = next(a for a in desk_service._addons if isinstance(a, StandingDesk))
+    factory = world.uow_factory
+    reviewer = Actor(chat_of(REVIEWER), ActorRole.REVIEWER)
+    admin = Actor(chat_of(ADMIN), ActorRole.ADMIN)
+    async with factory() as first, factory() as second:
+        pid = await _session_of(second).scalar(text("SELECT pg_backend_pid()"))
+        done = await desk._take_step(first, reviewer, ref(REPORTER), StandingKind.WARN, "a")
+        assert [m.key for s in done for m in s.text] == ["standing.done.warn"]
+        racer = asyncio.ensure_future(
+            desk._take_step(second, admin, ref(REPORTER), StandingKind.WARN, "b")
+        )
+        await _wait_until_blocked(factory, pid)
+        await first.commit()
+        with pytest.raises(ConflictError):  # the service retries it, and then it is stale
+            await racer
+
+    assert [e.kind for e in await history(world)] == [StandingKind.WARN]
+    news = standing_news(await world.outbox(chat_of(REPORTER)))
+    assert [m.key for m in news] == ["standing.notify.warned_until"]
+    # Pressed again (as the service retries it): stale, nothing more.
+    async with factory() as uow:
+        again = await desk._take_step(uow, admin, ref(REPORTER), StandingKind.WARN, "b")
+        await uow.commit()
+    assert [m.key for s in again for m in s.text] == ["standing.stale"]
+    assert len(await history(world)) == 1

@@ -8,9 +8,18 @@ A case's ``decision`` mapping holds the standing decision (``outcome``, ``measur
      "against": "upheld" | "rejected", "ruling": None | "confirmed" | "reversed",
      "ruled_by": "<chat ref>", "ruled_at": "<iso time>", "grounds": "…"}
 
-Each side may appeal a case once. A reversal of an upheld decision rejects the report and
-records the measures it lifts under ``lifted_measures``; a reversal of a rejection leaves no
-outcome (the case is reviewed again and decided anew, keeping the appeals).
+Each side may appeal a decision once: ``appeals_since`` is the index in ``appeals`` of the first
+appeal that concerns the standing decision (absent: 0). A ruling is final for the side that
+appealed: a confirmed decision stands as it was, and the rejection a reversal of an upheld
+decision records counts the reversed appeal as its own. A reversal of an upheld decision
+rejects the report and records the measures it lifts under ``lifted_measures``; a reversal of a
+rejection leaves no outcome (the case is reviewed again and decided anew, keeping the appeals);
+that new decision may be appealed again by either side.
+
+Once a case has been appealed, ``deciders`` lists everyone who took one of its earlier decisions
+or ruled on one of its appeals: none of them may take, decide or rule on it again (see
+``deciders`` and ``cases.lifecycle.check``), so a decision cannot go back to the one it was
+taken from.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ __all__ = [
     "appealed",
     "can_appeal",
     "carry_appeals",
+    "deciders",
     "open_appeal",
     "ruled",
 ]
@@ -52,9 +62,35 @@ def can_appeal(
         return "nothing"
     if now > deadline:
         return "late"
-    if any(a.get("side") == side.value for a in decision.get("appeals", ())):
+    if any(a.get("side") == side.value for a in _against_standing(decision)):
         return "again"
     return None
+
+
+def _against_standing(decision: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The appeals made against the standing decision (or ruled to give it)."""
+    since = decision.get("appeals_since", 0)
+    start = since if isinstance(since, int) and since >= 0 else 0
+    return list(decision.get("appeals", ()))[start:]
+
+
+def deciders(decision: Mapping[str, Any]) -> frozenset[str]:
+    """Everyone who has decided the case or ruled on an appeal against it, once it has been
+    appealed (before that, nobody is barred): who may not take, decide or rule on it again."""
+    listed = decision.get("appeals")
+    if not listed:
+        return frozenset()
+    return frozenset(_decider_list(decision))
+
+
+def _decider_list(decision: Mapping[str, Any], *more: str) -> list[str]:
+    """``deciders`` in the order they acted, plus ``more``."""
+    refs = [str(r) for r in decision.get("deciders", ()) if r]
+    if decision.get("decided_by"):
+        refs.append(str(decision["decided_by"]))
+    refs += [str(a["ruled_by"]) for a in decision.get("appeals", ()) if a.get("ruled_by")]
+    refs += [r for r in more if r]
+    return list(dict.fromkeys(refs))
 
 
 def open_appeal(decision: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -83,18 +119,21 @@ def ruled(
 ) -> dict[str, Any]:
     """The decision after the pending appeal is ruled on (confirmed, or reversed)."""
     appeals = [dict(a) for a in decision.get("appeals", ())]
-    for appeal in reversed(appeals):
-        if appeal.get("ruling") is None:
-            appeal.update(
+    ruled_index = len(appeals)
+    for index in range(len(appeals) - 1, -1, -1):
+        if appeals[index].get("ruling") is None:
+            appeals[index].update(
                 ruling="reversed" if reverse else "confirmed",
                 ruled_by=by,
                 ruled_at=at.isoformat(),
                 grounds=grounds,
             )
+            ruled_index = index
             break
+    who = _decider_list(decision, by)
     if not reverse:
-        return {**decision, "appeals": appeals}
-    previous = {k: v for k, v in decision.items() if k != "appeals"}
+        return {**decision, "appeals": appeals, "deciders": who}
+    previous = {k: v for k, v in decision.items() if k not in {"appeals", "deciders"}}
     if decision.get("outcome") == "upheld":
         return {
             "outcome": "rejected",
@@ -105,12 +144,22 @@ def ruled(
             "lifted_measures": list(decision.get("measures", ())),
             "previous": previous,
             "appeals": appeals,
+            "deciders": who,
+            # The reversal is the ruling on that appeal: final for the side that made it.
+            "appeals_since": ruled_index,
         }
-    return {"previous": previous, "appeals": appeals}
+    return {"previous": previous, "appeals": appeals, "deciders": who}
 
 
 def carry_appeals(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """A new decision keeps the case's appeal history (each side appeals a case once)."""
+    """A new decision keeps the case's appeal history and everyone who decided or ruled on it
+    before; no appeal has been made against the new decision yet."""
     if not old.get("appeals"):
         return dict(new)
-    return {**new, "appeals": list(old["appeals"])}
+    appeals = list(old["appeals"])
+    return {
+        **new,
+        "appeals": appeals,
+        "deciders": _decider_list(old),
+        "appeals_since": len(appeals),
+    }

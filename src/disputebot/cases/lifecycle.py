@@ -9,7 +9,7 @@ conversations in ``conversations/``, not code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -18,6 +18,7 @@ from disputebot.cases.records import OPEN_STATUSES, Status
 from disputebot.errors import DisputebotError
 
 __all__ = [
+    "IMPARTIAL_ACTIONS",
     "TRANSITIONS",
     "Action",
     "ActorRole",
@@ -69,9 +70,23 @@ _FINISHED = frozenset(
 )
 # Open, but not under appeal: an appealed decision is not withdrawn or merged away.
 _UNDECIDED = OPEN_STATUSES - {Status.APPEALED}
-# Actions on an appealed case that its original decider may not take (DSA Art. 20: the appeal
-# is decided by someone else).
-_NOT_THE_DECIDER = frozenset({"take", "assign", "confirm", "reverse"})
+# What only someone without a stake in the case may do to it: take or be handed it, decide it,
+# or rule on an appeal against it (DSA Arts. 16(6), 20(4), 20(6)).
+IMPARTIAL_ACTIONS = frozenset(
+    {
+        Action.TAKE,
+        Action.ASSIGN,
+        Action.UPHOLD,
+        Action.REJECT,
+        Action.ESCALATE,
+        Action.CONFIRM,
+        Action.REVERSE,
+    }
+)
+# Once a case has been appealed, what no one who decided it or ruled on it may do to it again
+# (DSA Art. 20: the appeal is decided by someone else, and so is any decision after it): the
+# above, and ending it some other way, by merging it away or withdrawing it for the reporter.
+_NOT_THE_DECIDERS = IMPARTIAL_ACTIONS | {Action.MERGE, Action.WITHDRAW}
 _ALL = frozenset(Status)
 # Under review, or waiting on the reporter: a silent reporter must not freeze a case.
 _REVIEWING = frozenset({Status.IN_REVIEW, Status.AWAITING_INFO})
@@ -130,8 +145,10 @@ class IllegalTransition(DisputebotError):
     """An action that the case's status or the actor's role does not allow.
 
     ``reason`` is ``"status"`` (not from this status), ``"role"`` (not for this actor),
-    ``"assignee"`` (the case is another reviewer's) or ``"decider"`` (the appeal is against
-    this person's own decision); channels turn it into a message.
+    ``"assignee"`` (the case is another reviewer's), ``"decider"`` (the appeal is against this
+    person's own decision, or the case has been appealed and they decided or ruled on it
+    before) or ``"conflict"`` (they have a stake in the case: they reported it, are linked to
+    the reported account, or made the appeal); channels turn it into a message.
     """
 
     def __init__(self, action: Action, status: Status, role: ActorRole, reason: str) -> None:
@@ -151,6 +168,8 @@ def check(
     assignee: str | None = None,
     decider: str | None = None,
     decided: Status | None = None,
+    deciders: Collection[str] = (),
+    conflicts: Collection[str] = (),
 ) -> Status:
     """The status after ``action``; raises ``IllegalTransition`` when it is not allowed.
 
@@ -159,12 +178,29 @@ def check(
     reverse the appeal. Confirming returns the case to ``decided``; reversing an upheld
     decision rejects the report (lifting the measures), reversing a rejection puts the case
     back in review for a new decision.
+
+    ``deciders`` are everyone who decided the case or ruled on an appeal against it, once it
+    has been appealed (``cases.appeals.deciders``): none of them may take it, be assigned it,
+    decide it, rule on it, merge it away or withdraw it, at any status. ``conflicts`` are the
+    people with a stake in it (its reporter, the appellant, anyone linked to the reported
+    account): none of them may take it, be assigned it, decide it or rule on it. For an
+    assignment, what counts is the one it is handed to (``assignee``; ``None``: not chosen yet).
     """
     rule = TRANSITIONS[action]
     if role is not ActorRole.SYSTEM and role not in rule.roles:
         raise IllegalTransition(action, status, role, "role")
     if status not in rule.sources:
         raise IllegalTransition(action, status, role, "status")
+    if role in _STAFF:
+        # The one who would hold the case: the actor, or for an assignment the assignee.
+        holder = assignee if action is Action.ASSIGN else actor
+        barred = set(deciders)
+        if status is Status.APPEALED and decider is not None:
+            barred.add(decider)
+        if holder and action in IMPARTIAL_ACTIONS and holder in conflicts:
+            raise IllegalTransition(action, status, role, "conflict")
+        if holder and action in _NOT_THE_DECIDERS and holder in barred:
+            raise IllegalTransition(action, status, role, "decider")
     if (
         rule.assignee_only
         and role is ActorRole.REVIEWER
@@ -172,11 +208,6 @@ def check(
         and assignee != actor
     ):
         raise IllegalTransition(action, status, role, "assignee")
-    if status is Status.APPEALED and action.value in _NOT_THE_DECIDER and decider is not None:
-        # The one who would hold the appeal: the actor, or for an assignment the assignee.
-        holder = assignee if action is Action.ASSIGN else actor
-        if holder == decider:
-            raise IllegalTransition(action, status, role, "decider")
     if status is Status.APPEALED and action in {Action.TAKE, Action.ASSIGN}:
         return Status.APPEALED  # the appeal is reviewed as an appeal, not as a new report
     if action is Action.CONFIRM:
@@ -196,8 +227,11 @@ def allowed_actions(
     assignee: str | None = None,
     decider: str | None = None,
     decided: Status | None = None,
+    deciders: Collection[str] = (),
+    conflicts: Collection[str] = (),
 ) -> list[Action]:
-    """The actions ``role`` may take on a case in ``status``, in table order."""
+    """The actions ``role`` may take on a case in ``status``, in table order. An assignment is
+    offered without knowing to whom (the one chosen is checked when it is made)."""
     allowed = []
     for action in TRANSITIONS:
         try:
@@ -206,9 +240,11 @@ def allowed_actions(
                 status,
                 role,
                 actor=actor,
-                assignee=assignee,
+                assignee=None if action is Action.ASSIGN else assignee,
                 decider=decider,
                 decided=decided,
+                deciders=deciders,
+                conflicts=conflicts,
             )
         except IllegalTransition:
             continue

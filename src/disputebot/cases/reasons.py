@@ -69,9 +69,9 @@ def statement_body(
     """The statement of reasons for ``audience`` on ``case``'s recorded decision.
 
     ``kind`` is ``"decision"`` (the decision just taken) or ``"appeal"`` (the ruling just made
-    on an appeal). ``hide`` are reporter ids (besides the case's own) that must not reach the
-    party, such as the reporters of cases merged into this one. ``ValueError`` when the case
-    records nothing of that kind to explain.
+    on an appeal). ``hide`` are reporter ids that must not reach ``audience``: for the party,
+    besides the case's own, the reporters of cases merged into this one; for one reporter, the
+    other reporters. ``ValueError`` when the case records nothing of that kind to explain.
     """
     decision = case.decision
     body: dict[str, Any] = {
@@ -90,9 +90,9 @@ def statement_body(
         msg = f"unknown statement kind {kind!r}"
         raise ValueError(msg)
     body["appeal"] = _appeal_route(case, audience, now, window)
-    if audience is Audience.PARTY:
-        body = _scrubbed(body, [case.reporter_id, *hide])
-    return body
+    # The party never sees a reporter; a reporter never sees the other reporters in ``hide``.
+    secrets = [case.reporter_id, *hide] if audience is Audience.PARTY else list(hide)
+    return _scrubbed(body, secrets)
 
 
 def _decision_part(decision: Mapping[str, Any], category: str) -> dict[str, Any]:

@@ -124,7 +124,7 @@ class CaseChange:
     the case's first-response time to the event's time if it has none yet; a change from an
     open status to one that is not open sets the decision time (closing a decided case keeps
     it). ``evidence_source`` says who gave the appended ``evidence``; ``merged_into`` sets the
-    case it was merged into.
+    case it was merged into, and ``clear_merged`` clears it (a merged case reopened).
     """
 
     event: CaseEvent
@@ -136,6 +136,7 @@ class CaseChange:
     first_response: bool = False
     evidence_source: EvidenceSource = EvidenceSource.REPORTER
     merged_into: str | None = None
+    clear_merged: bool = False
 
 
 @dataclass(frozen=True, slots=True)

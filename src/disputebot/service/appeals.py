@@ -84,7 +84,9 @@ class Appeals(Addon):
         merged = await uow.cases.merged_from(case.public_id)
         reporters = [case.reporter_id, *(m.reporter_id for m in merged)]
         for reporter_id in dict.fromkeys(reporters):
-            await self._state(uow, case, Audience.REPORTER, kind, reporter_id, reporters)
+            # A reporter's statement names none of the other reporters of the account either.
+            others = [r for r in reporters if r != reporter_id]
+            await self._state(uow, case, Audience.REPORTER, kind, reporter_id, others)
         links = await uow.parties.links(case.account_key)
         for link in links:
             await self._state(uow, case, Audience.PARTY, kind, link.chat_ref, reporters)
@@ -98,9 +100,10 @@ class Appeals(Addon):
         audience: Audience,
         kind: str,
         recipient: str | None,
-        reporters: list[str],
+        hide: list[str],
     ) -> None:
-        """Keep one side's statement, and send it if there is a chat to send it to."""
+        """Keep one side's statement, and send it if there is a chat to send it to; ``hide``
+        are the reporter ids (besides, for the party, the case's own) it must not show."""
         now = self._ctx.clock.now()
         body = reasons.statement_body(
             case,
@@ -108,7 +111,7 @@ class Appeals(Addon):
             kind=kind,
             now=now,
             window=self._ctx.rules.appeal_window,
-            hide=reporters,
+            hide=hide,
         )
         chat = chat_of(recipient) if recipient else None
         locale = self._ctx.default_locale

@@ -8,7 +8,12 @@ automatically: the flag is a banner on the card, and staff judge.
 
 Duplicates across reporters are merged (``Action.MERGE``) from the card's "Merge into" buttons
 or with ``/merge DUPLICATE TARGET``: the duplicate ends as ``merged`` and its reporter follows
-the target from then on (``service.review`` sends them the target's reporter news).
+the target from then on (``service.review`` sends them the target's reporter news). Only an
+open target that is not under appeal takes duplicates (an appeal is about a decision already
+taken, which a merged reporter would never get). Two merges racing (A into B, B into A) cannot
+both apply: the target is guarded by its status in the same unit of work (see ``_merge``).
+Reopening a merged case ends the merge: the case is reviewed on its own again and its reporter
+is told so (``on_acted``).
 """
 
 from __future__ import annotations
@@ -16,16 +21,24 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from disputebot.cases import lifecycle
 from disputebot.cases.ids import normalize_case_id
 from disputebot.cases.lifecycle import Action, IllegalTransition
-from disputebot.cases.records import OPEN_STATUSES, CaseChange, CaseEvent, CaseRecord, Status
+from disputebot.cases.records import (
+    OPEN_STATUSES,
+    CaseChange,
+    CaseEvent,
+    CaseRecord,
+    CaseSummary,
+    Status,
+)
 from disputebot.engine.effects import Button, Msg, Say
 from disputebot.engine.events import CommandReceived
 from disputebot.engine.prompts import account_value
 from disputebot.ports import ChatKey, UnitOfWork
 from disputebot.service import cards
 from disputebot.service.addons import Addon, AddonContext, CardPart
-from disputebot.service.answers import Actor, DeskAnswer
+from disputebot.service.answers import Acted, Actor, DeskAnswer
 from disputebot.service.desk import illegal_message
 from disputebot.service.review import chat_of, open_button
 
@@ -35,7 +48,14 @@ log = logging.getLogger(__name__)
 
 FLAG_KIND = "flag:campaign"
 MERGED_KIND = "merged:"
+UNMERGED_KIND = "unmerged:"
 SYSTEM = "system"
+# Targets a duplicate may be merged into: open, and not an appeal of a decision taken.
+MERGE_TARGETS: frozenset[Status] = OPEN_STATUSES - {Status.APPEALED}
+# ``recent_against`` answers a page at a time, oldest first; how many pages the campaign check
+# reads at most (the newest case is always part of it).
+_PAGE = 50
+_PAGES = 10
 
 
 class Campaigns(Addon):
@@ -50,7 +70,7 @@ class Campaigns(Addon):
     async def on_filed(self, uow: UnitOfWork, case: CaseRecord) -> None:
         window = self._ctx.rules.campaign_window
         since = case.created_at - window
-        recent = await uow.cases.recent_against(case.account_key, since)
+        recent = await _recent(uow, case, since)
         fresh: dict[str, bool] = {}
         group: list[str] = []
         reporters: set[str] = set()
@@ -119,12 +139,12 @@ class Campaigns(Addon):
         )
         rows: tuple[tuple[Button, ...], ...] = ()
         # Only an open case not under appeal may be merged (``lifecycle``: MERGE).
-        if case.status in OPEN_STATUSES - {Status.APPEALED} and case.merged_into is None:
+        if case.status in MERGE_TARGETS and case.merged_into is None:
             others = await uow.cases.against_account(
                 case.account_key, exclude=case.public_id, limit=50
             )
             targets = [
-                o.public_id for o in others if o.public_id in group and o.status in OPEN_STATUSES
+                o.public_id for o in others if o.public_id in group and o.status in MERGE_TARGETS
             ]
             rows = tuple(
                 (
@@ -172,35 +192,120 @@ class Campaigns(Addon):
             return [Say((Msg("campaign.merge.self", ids),))]
         if target.account_key != duplicate.account_key:
             return [Say((Msg("campaign.merge.other_account", ids),))]
-        if target.status not in OPEN_STATUSES or target.merged_into is not None:
+        if target.status not in MERGE_TARGETS or target.merged_into is not None:
             status = cards.status_label(target.status)
             return [Say((Msg("campaign.merge.target_closed", {**ids, "status": status}),))]
+        try:
+            # Checked before anything is written: the target's audit line below may come first.
+            _check_merge(duplicate, actor)
+        except IllegalTransition as exc:
+            return [Say((illegal_message(exc, duplicate),))]
+        now = self._ctx.clock.now()
+        # The target's audit line is also its guard: it applies only while the target is still
+        # in the status read above (``from_status``), and on PostgreSQL its UPDATE holds the
+        # target's row until commit. A merge racing the other way (the target into the
+        # duplicate) then cannot apply too: whichever commits second finds a case it read as
+        # open already merged and raises ``ConflictError`` (the event is retried and refused).
+        # Both cases are locked in case id order, so two such merges wait, never deadlock.
+        guard = CaseEvent(
+            now,
+            actor.ref,
+            f"{MERGED_KIND}{duplicate.public_id}",
+            target.status,
+            None,
+            "",
+        )
+        if target.public_id < duplicate.public_id:
+            await uow.cases.apply(target.public_id, CaseChange(event=guard))
         note = f"into {target.public_id}"
         try:
             await self._ctx.actions.act(
                 uow, duplicate, Action.MERGE, actor, merged_into=target.public_id, note=note
             )
-        except IllegalTransition as exc:
+        except IllegalTransition as exc:  # checked above; kept for safety
             return [Say((illegal_message(exc, duplicate),))]
-        now = self._ctx.clock.now()
-        # The reporters of cases merged into the duplicate follow the target from now on.
+        if target.public_id > duplicate.public_id:
+            await uow.cases.apply(target.public_id, CaseChange(event=guard))
+        # The reporters of cases merged into the duplicate follow the target from now on; each
+        # only while still merged (reopened in the meantime: the change conflicts), and never
+        # the target itself.
         for earlier in await uow.cases.merged_from(duplicate.public_id):
+            if earlier.public_id == target.public_id:
+                continue
             change = CaseChange(
-                event=CaseEvent(now, actor.ref, "merge:repointed", None, None, note),
+                event=CaseEvent(now, actor.ref, "merge:repointed", Status.MERGED, None, note),
                 merged_into=target.public_id,
             )
             await uow.cases.apply(earlier.public_id, change)
-        await self._record(
-            uow, target.public_id, actor, f"{MERGED_KIND}{duplicate.public_id}", now, ""
-        )
         log.info("case %s merged into %s by %s", duplicate.public_id, target.public_id, actor.ref)
         return [Say((Msg("campaign.merge.done", ids),), ((open_button(target.public_id),),))]
+
+    # --- a merged case reopened ----------------------------------------------------------------
+
+    async def on_acted(self, uow: UnitOfWork, acted: Acted) -> None:
+        """A merged case reopened is reviewed on its own again: it stops following the case it
+        was merged into, and its reporter is told."""
+        case = acted.after
+        if acted.action is not Action.REOPEN or case.merged_into is None:
+            return
+        target = case.merged_into
+        now = self._ctx.clock.now()
+        event = CaseEvent(now, acted.actor.ref, f"{UNMERGED_KIND}{target}", None, None, "")
+        await uow.cases.apply(case.public_id, CaseChange(event=event, clear_merged=True))
+        await self._record(uow, target, acted.actor, f"{UNMERGED_KIND}{case.public_id}", now, "")
+        log.info("case %s reopened: no longer merged into %s", case.public_id, target)
+        reporter = chat_of(case.reporter_id)
+        if reporter is None or reporter == acted.actor.chat:
+            return
+        say = Say((Msg("campaign.unmerged", {"case_id": case.public_id, "target": target}),))
+        locale = await uow.reporters.locale(reporter) or self._ctx.default_locale
+        await uow.outbox.put(reporter, say, locale, now=now, case_id=case.public_id)
 
     async def _record(  # noqa: PLR0917  (an audit line: every field is needed)
         self, uow: UnitOfWork, case_id: str, actor: Actor, kind: str, at: datetime, note: str
     ) -> None:
         event = CaseEvent(at, actor.ref, kind, None, None, note)
         await uow.cases.apply(case_id, CaseChange(event=event))
+
+
+def _check_merge(duplicate: CaseRecord, actor: Actor) -> None:
+    """What ``CaseActions.act`` will check of the merge (raises ``IllegalTransition``)."""
+    decider, decided = lifecycle.under_appeal(duplicate.decision)
+    lifecycle.check(
+        Action.MERGE,
+        duplicate.status,
+        actor.role,
+        actor=actor.ref,
+        assignee=duplicate.assignee,
+        decider=decider,
+        decided=decided,
+    )
+
+
+async def _recent(uow: UnitOfWork, case: CaseRecord, since: datetime) -> list[CaseSummary]:
+    """The cases against ``case``'s account filed since ``since``, oldest first: page after
+    page (up to ``_PAGES``), and always ``case`` itself, however many came before it."""
+    found: dict[str, CaseSummary] = {}
+    start = since
+    for _ in range(_PAGES):
+        page = await uow.cases.recent_against(case.account_key, start, limit=_PAGE)
+        for summary in page:
+            found.setdefault(summary.public_id, summary)
+        if len(page) < _PAGE or page[-1].created_at == start:
+            break
+        start = page[-1].created_at  # the next page starts with the last one's time
+    if case.public_id not in found:
+        found[case.public_id] = CaseSummary(
+            case.public_id,
+            case.status,
+            case.category,
+            case.account_key,
+            case.reporter_id,
+            case.assignee,
+            case.created_at,
+            case.updated_at,
+        )
+    return sorted(found.values(), key=lambda s: s.created_at)
 
 
 def _flag(case: CaseRecord) -> CaseEvent | None:

@@ -6,11 +6,11 @@ may take on the case now (``cases.lifecycle``), and the server checks them again
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from disputebot.cases import lifecycle
+from disputebot.cases import appeals, lifecycle
 from disputebot.cases.lifecycle import Action, ActorRole
 from disputebot.cases.records import CaseEvent, CaseRecord, CaseSummary, QueueFilter, TrackRecord
 from disputebot.engine.effects import N_, Button, Media, Msg, Say
@@ -66,9 +66,11 @@ def case_card(
     viewer: ChatKey,
     role: ActorRole,
     parts: Sequence[CardPart] = (),
+    conflicts: Collection[str] = (),
 ) -> Say:
     """The card: facts, the reporter's record, other cases against the account, the trail.
-    ``parts`` are the fairness features' banners, lines and buttons (``service.addons``)."""
+    ``parts`` are the fairness features' banners, lines and buttons (``service.addons``);
+    ``conflicts``: whether the viewer has a stake in the case (``service.review.conflicts``)."""
     text = [
         Msg("card.title", {"case_id": case.public_id, "status": status_label(case.status)}),
         *(m for part in parts for m in part.banner),
@@ -121,7 +123,7 @@ def case_card(
     text += [m for part in parts for m in part.lines]
     text += decision
     text += trail(case.events)
-    rows = action_rows(case, viewer=viewer, role=role)
+    rows = action_rows(case, viewer=viewer, role=role, conflicts=conflicts)
     extra = tuple(row for part in parts for row in part.rows)
     return Say(tuple(text), extra + rows)
 
@@ -157,7 +159,7 @@ def trail(events: Sequence[CaseEvent]) -> list[Msg]:
 
 
 def action_rows(
-    case: CaseRecord, *, viewer: ChatKey, role: ActorRole
+    case: CaseRecord, *, viewer: ChatKey, role: ActorRole, conflicts: Collection[str] = ()
 ) -> tuple[tuple[Button, ...], ...]:
     decider, decided = lifecycle.under_appeal(case.decision)
     allowed = lifecycle.allowed_actions(
@@ -167,6 +169,8 @@ def action_rows(
         assignee=case.assignee,
         decider=decider,
         decided=decided,
+        deciders=appeals.deciders(case.decision),
+        conflicts=conflicts,
     )
     buttons = [
         Button(Msg(_ACTION_BUTTONS[a][0]), f"sf:{_ACTION_BUTTONS[a][1]}:{case.public_id}")
@@ -215,7 +219,11 @@ def decision_lines(case: CaseRecord, labels: Any) -> list[Msg]:
         for measure in decision.get("measures", ())
     ]
     if decision.get("reason"):
-        reason = labels("reject", "reason", str(decision["reason"]))
+        reason = (
+            Msg("sor.reason.reversed_on_appeal")
+            if decision["reason"] == appeals.REVERSED_REASON
+            else labels("reject", "reason", str(decision["reason"]))
+        )
         lines.append(Msg("card.decision.reason", {"reason": reason}))
     if decision.get("department"):
         department = labels("escalate", "department", str(decision["department"]))

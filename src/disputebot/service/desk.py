@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from disputebot.cases import lifecycle
+from disputebot.cases import appeals, lifecycle
 from disputebot.cases.ids import normalize_case_id
 from disputebot.cases.lifecycle import Action, ActorRole, IllegalTransition
 from disputebot.cases.records import CaseRecord, QueueFilter, Status
@@ -26,7 +26,7 @@ from disputebot.ports import ChatKey, Clock, OutboxStatus, Role, UnitOfWork
 from disputebot.service import cards
 from disputebot.service.answers import Actor, DeskAnswer, StartFlow, staff_role
 from disputebot.service.replies import option_label
-from disputebot.service.review import CaseActions
+from disputebot.service.review import CaseActions, conflicts
 from disputebot.service.statsview import StatsView
 
 if TYPE_CHECKING:
@@ -241,10 +241,15 @@ class StaffDesk:
             return DeskAnswer([cards.evidence_media(case)])
         if verb in DIALOGS:
             flow, action = DIALOGS[verb]
-            refusal = self._refusal(case, action, actor)
+            refusal = await self._refusal(uow, case, action, actor)
             if refusal is not None:
                 return DeskAnswer([refusal])
-            context = {"case_id": case.public_id, "seen_status": case.status.value}
+            # What the dialog was opened on: its answers apply to that, not to what came after.
+            context = {
+                "case_id": case.public_id,
+                "seen_status": case.status.value,
+                "seen_appeals": str(_appeal_count(case)),
+            }
             return DeskAnswer(start=StartFlow(flow, context))
         if verb == "asg":
             return DeskAnswer([await self._assign_menu(uow, case, actor)])
@@ -266,12 +271,21 @@ class StaffDesk:
         return DeskAnswer(await self._act(uow, case, immediate, actor))
 
     async def _assign_menu(self, uow: UnitOfWork, case: CaseRecord, actor: Actor) -> Say:
-        refusal = self._refusal(case, Action.ASSIGN, actor)
+        refusal = await self._refusal(uow, case, Action.ASSIGN, actor)
         if refusal is not None:
             return refusal
         stored = await uow.staff.list()
+        # Not offered: who may not hold the case (checked again, with their links, on assigning).
+        pending = appeals.open_appeal(case.decision)
+        barred = appeals.deciders(case.decision) | {
+            case.reporter_id,
+            str(pending.get("by") or "") if pending else "",
+        }
         people = sorted(
-            {c.chat_id for c, _ in stored if c.channel == actor.chat.channel} | self._admins
+            p
+            for p in {c.chat_id for c, _ in stored if c.channel == actor.chat.channel}
+            | self._admins
+            if ChatKey(actor.chat.channel, p).user_ref not in barred
         )
         rows = tuple(
             (
@@ -286,17 +300,25 @@ class StaffDesk:
             (Msg("staff.assign.prompt", {"case_id": case.public_id}),), rows, None, "choice"
         )
 
-    def _refusal(self, case: CaseRecord, action: Action, actor: Actor) -> Say | None:
+    async def _refusal(
+        self, uow: UnitOfWork, case: CaseRecord, action: Action, actor: Actor
+    ) -> Say | None:
+        """Why ``actor`` may not start ``action`` on ``case`` (an assignment: to anyone)."""
         decider, decided = lifecycle.under_appeal(case.decision)
+        stakes: frozenset[str] = frozenset()
+        if action in lifecycle.IMPARTIAL_ACTIONS and action is not Action.ASSIGN:
+            stakes = await conflicts(uow, case, actor.ref)
         try:
             lifecycle.check(
                 action,
                 case.status,
                 actor.role,
                 actor=actor.ref,
-                assignee=case.assignee,
+                assignee=None if action is Action.ASSIGN else case.assignee,
                 decider=decider,
                 decided=decided,
+                deciders=appeals.deciders(case.decision),
+                conflicts=stakes,
             )
         except IllegalTransition as exc:
             return Say((illegal_message(exc, case),))
@@ -341,6 +363,10 @@ class StaffDesk:
         case = await uow.cases.get(case_id)
         if case is None:
             return [Say((Msg("staff.case.unknown", {"case_id": case_id}),))]
+        if decided is not Action.NOTE and _changed_since(case, action.context):
+            # Opened on another state of the case (another appeal, say): its answers were
+            # written for that one.
+            return [Say((_stale_message(case),))]
         answers = action.answers
         note = str(
             answers.get("note")
@@ -372,6 +398,7 @@ class StaffDesk:
         track = await uow.cases.track_record(case.reporter_id)
         others = await uow.cases.against_account(case.account_key, exclude=case.public_id)
         parts = [await addon.card(uow, case, actor) for addon in self.addons]
+        stakes = await conflicts(uow, case, actor.ref)
         return cards.case_card(
             case,
             category=self.category_label(case.category),
@@ -381,6 +408,7 @@ class StaffDesk:
             viewer=actor.chat,
             role=actor.role,
             parts=parts,
+            conflicts=stakes,
         )
 
     def _categories(self) -> Sequence[str]:
@@ -399,11 +427,36 @@ class StaffDesk:
         return label or Msg("bot.category.unknown", {"value": value})
 
 
+def _appeal_count(case: CaseRecord) -> int:
+    return len(case.decision.get("appeals", ()))
+
+
+def _changed_since(case: CaseRecord, context: Mapping[str, object]) -> bool:
+    """Whether ``case`` has left the status a dialog was opened on, or been appealed again
+    (dialogs opened before these were recorded are let through)."""
+    seen_status = context.get("seen_status")
+    if seen_status is not None and str(seen_status) != case.status.value:
+        return True
+    seen_appeals = context.get("seen_appeals")
+    return seen_appeals is not None and str(seen_appeals) != str(_appeal_count(case))
+
+
+def _stale_message(case: CaseRecord) -> Msg:
+    return Msg(
+        "staff.dialog.stale",
+        {"case_id": case.public_id, "status": cards.status_label(case.status)},
+    )
+
+
 def illegal_message(exc: IllegalTransition, case: CaseRecord) -> Msg:
+    decider = N_("staff.illegal.decider")
+    if exc.action is Action.ASSIGN or case.status is not Status.APPEALED:
+        decider = N_("staff.illegal.decided_before")
     key = {
         "role": N_("staff.illegal.role"),
         "assignee": N_("staff.illegal.assignee"),
-        "decider": N_("staff.illegal.decider"),
+        "decider": decider,
+        "conflict": N_("staff.illegal.conflict"),
     }.get(exc.reason, N_("staff.illegal.status"))
     return Msg(
         key,

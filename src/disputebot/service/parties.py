@@ -10,6 +10,14 @@ category and answer deadline), the facts staff write for them, and the evidence 
 marked shareable. Never the reporter's id, name or username, their description, or any other
 evidence. A chat that is not linked to a case's account gets the same answer as an unknown
 case, so case ids cannot be probed.
+
+Claim links are only issued for an account named with certainty (a store id or a store link):
+a bare seller name could be anyone's, and a link to it would show its holder reports against
+every seller of that name. A party linked after a report was filed is told of every open case
+against the account when the link is claimed, and its answer window counts from that notice
+(``party:notified`` events on the case: the deadline runs from the latest of the filing and the
+notices). A link is personal data of the chat that holds it: ``forget_links`` ends a chat's
+links, for ``/forgetme``.
 """
 
 from __future__ import annotations
@@ -28,11 +36,13 @@ from disputebot.cases.records import (
     CaseChange,
     CaseEvent,
     CaseRecord,
+    CaseSummary,
     ClaimLink,
     EvidenceSource,
     PartyLink,
 )
 from disputebot.engine.answers import evidence_list
+from disputebot.engine.context import Checks
 from disputebot.engine.effects import N_, Button, Finish, Media, Msg, Say
 from disputebot.engine.events import CommandReceived
 from disputebot.engine.prompts import account_value, when
@@ -45,7 +55,14 @@ from disputebot.service.answers import Actor, DeskAnswer, StartFlow, staff_role
 from disputebot.service.replies import option_label
 from disputebot.service.review import chat_of, open_button
 
-__all__ = ["CLAIM_PREFIX", "NOTICE_FLOW", "STATEMENT_FLOW", "Parties", "claim_hash"]
+__all__ = [
+    "CLAIM_PREFIX",
+    "NOTICE_FLOW",
+    "STATEMENT_FLOW",
+    "Parties",
+    "claim_hash",
+    "forget_links",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +80,8 @@ NOTIFIED = "party:notified"
 UNREACHABLE = "party:unreachable"
 TOLD = "party:told"
 SHAREABLE = "party:shareable"
+# How many of an account's cases a newly linked party is told about at most (newest first).
+_OPEN_CASES = 200
 
 
 def claim_hash(token: str) -> str:
@@ -75,6 +94,7 @@ class Parties(Addon):
     staff_commands = frozenset({"claimlink", "unlink"})
     staff_verbs = frozenset({"shr", "sht", "tp"})
     prefixes = ("pt:",)
+    fact_checks = Checks.ACCOUNT  # the accounts linked to the chat
 
     def __init__(self, ctx: AddonContext) -> None:
         self._ctx = ctx
@@ -123,6 +143,11 @@ class Parties(Addon):
         if isinstance(parsed, Say):
             return parsed
         key, account = parsed
+        if account.get("confidence") != "high":
+            # A seller name is not an account: whoever claimed it would hear of reports
+            # against every seller of that name.
+            refusal = Msg("party.claimlink.not_a_store", {"account": account_value(account)})
+            return Say((refusal, Msg("party.claimlink.usage")))
         token = secrets.token_urlsafe(_TOKEN_BYTES)
         start = CLAIM_PREFIX + token
         now = self._ctx.clock.now()
@@ -191,8 +216,35 @@ class Parties(Addon):
         if creator is not None and await self._is_staff(uow, creator):
             say = Say((Msg("party.claimlink.claimed", {"account": account}),))
             await uow.outbox.put(creator, say, await self._locale(uow, creator), now=now)
-        log.info("%s linked to %s", chat.user_ref, claim.account_key)
-        return Say((Msg("party.claim.linked", {"account": account}), Msg("party.claim.explain")))
+        told = await self._tell_open_cases(uow, chat, claim, now)
+        log.info("%s linked to %s (%d open cases)", chat.user_ref, claim.account_key, told)
+        text = [Msg("party.claim.linked", {"account": account}), Msg("party.claim.explain")]
+        if told:
+            text.append(Msg("party.claim.open_cases", {"count": told}))
+        return Say(tuple(text))
+
+    async def _tell_open_cases(
+        self, uow: UnitOfWork, chat: ChatKey, claim: ClaimLink, now: datetime
+    ) -> int:
+        """Send the newly linked chat the notice of every open case against the account it was
+        not told of yet; each case records the notice, from which its answer window counts."""
+        summaries: list[CaseSummary] = await uow.cases.against_account(
+            claim.account_key, limit=_OPEN_CASES
+        )
+        link = PartyLink(claim.account_key, claim.account, chat.user_ref, linked_at=now)
+        locale = await self._locale(uow, chat)
+        told = 0
+        for summary in reversed(summaries):  # oldest first
+            if summary.status not in OPEN_STATUSES:
+                continue
+            case = await uow.cases.get(summary.public_id)
+            if case is None or chat.user_ref in _notified_chats(case):
+                continue
+            say = self._notice(case, link, notified_at=now)
+            await uow.outbox.put(chat, say, locale, now=now, case_id=case.public_id)
+            await self._record(uow, case, NOTIFIED, "system", chat.user_ref)
+            told += 1
+        return told
 
     # --- the reporter's side -------------------------------------------------------------------
 
@@ -224,14 +276,17 @@ class Parties(Addon):
         kind = NOTIFIED if reached else UNREACHABLE
         await self._record(uow, case, kind, "system", ", ".join(reached))
 
-    def _notice(self, case: CaseRecord, link: PartyLink) -> Say:
-        """The notice of a new report: the case id, its category and the deadline. Nothing
-        from the reporter: not who they are, not what they wrote, no evidence."""
+    def _notice(
+        self, case: CaseRecord, link: PartyLink, *, notified_at: datetime | None = None
+    ) -> Say:
+        """The notice of a report: the case id, its category and the deadline (counted from
+        ``notified_at`` when the notice comes after the filing). Nothing from the reporter: not
+        who they are, not what they wrote, no evidence."""
         params: dict[str, str | int | Msg] = {
             "account": account_value(link.account),
             "case_id": case.public_id,
             "category": self._category(case),
-            "deadline": when(self._deadline(case)),
+            "deadline": when(self._deadline(case, notified_at)),
         }
         return Say(
             (Msg("party.notice", params), Msg("party.notice.answer_by", params)),
@@ -243,8 +298,18 @@ class Parties(Addon):
         label = option_label(flow, "category", case.category)
         return label or Msg("bot.category.unknown", {"value": case.category})
 
-    def _deadline(self, case: CaseRecord) -> datetime:
-        return case.created_at + self._ctx.rules.party_answer
+    def _deadline(self, case: CaseRecord, notified_at: datetime | None = None) -> datetime:
+        """The end of the party's answer window: counted from the latest of the filing, the
+        notices recorded on the case and ``notified_at`` (a notice being sent now), so a party
+        linked late still gets the whole window."""
+        start = max(
+            [
+                case.created_at,
+                *(e.at for e in case.events if e.kind == NOTIFIED and e.note),
+                *([notified_at] if notified_at is not None else []),
+            ]
+        )
+        return start + self._ctx.rules.party_answer
 
     # --- the party's statement -----------------------------------------------------------------
 
@@ -366,12 +431,22 @@ class Parties(Addon):
         if verb == "shr":
             return DeskAnswer([_share_list(case)])
         if verb == "sht":
-            if not arg.isdigit() or not 1 <= int(arg) <= len(case.evidence):
-                return None  # forged, or the list is stale
-            position = int(arg) - 1
-            on = position not in case.shareable
-            await uow.cases.set_shareable(case.public_id, position, on)
-            await self._record(uow, case, SHAREABLE, actor.ref, f"{arg}: {'on' if on else 'off'}")
+            # ``<n>:1`` makes item n shareable, ``<n>:0`` not: the wanted state, so a double tap
+            # or a list pressed twice sets it once. Anything else (forged, or the toggles of an
+            # earlier version) is a stale button.
+            number, _, wanted = arg.partition(":")
+            if (
+                not number.isdigit()
+                or not 1 <= int(number) <= len(case.evidence)
+                or wanted not in {"0", "1"}
+            ):
+                return None
+            position = int(number) - 1
+            on = wanted == "1"
+            if (position in case.shareable) != on:
+                await uow.cases.set_shareable(case.public_id, position, on)
+                note = f"{number}: {'on' if on else 'off'}"
+                await self._record(uow, case, SHAREABLE, actor.ref, note)
             fresh = await uow.cases.get(case.public_id)
             return DeskAnswer([_share_list(fresh or case)])
         if verb == "tp":
@@ -448,6 +523,26 @@ class Parties(Addon):
         return await staff_role(uow, chat, self._ctx.admins) is not None
 
 
+async def forget_links(uow: UnitOfWork, chat: ChatKey, now: datetime) -> int:
+    """End every link of ``chat`` to an account (``/forgetme``: a link is this person's data,
+    and they can be linked again only by a new claim link from staff); how many ended."""
+    ended = 0
+    for link in await uow.parties.accounts_of(chat.user_ref):
+        ended += await uow.parties.revoke(link.account_key, now, chat_ref=chat.user_ref)
+    return ended
+
+
+def _notified_chats(case: CaseRecord) -> set[str]:
+    """The chats told of ``case`` (the notes of its ``party:notified`` events)."""
+    return {
+        chat.strip()
+        for e in case.events
+        if e.kind == NOTIFIED
+        for chat in e.note.split(",")
+        if chat.strip()
+    }
+
+
 def _claim_refusal(claim: ClaimLink, now: datetime) -> Msg | None:
     if claim.revoked_at is not None:
         return Msg("party.claim.revoked")
@@ -478,7 +573,8 @@ def _share_list(case: CaseRecord) -> Say:
                     N_("party.share.on") if i in case.shareable else N_("party.share.off"),
                     {"n": i + 1, "name": f.name},
                 ),
-                f"sf:sht:{case.public_id}:{i + 1}",
+                # Pressing asks for the other state than the one shown.
+                f"sf:sht:{case.public_id}:{i + 1}:{0 if i in case.shareable else 1}",
             ),
         )
         for i, f in enumerate(case.evidence)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from disputebot.cases import appeals, lifecycle
+from disputebot.cases import appeals, lifecycle, reasons
 from disputebot.cases.lifecycle import Action, ActorRole
 from disputebot.cases.records import CaseChange, CaseEvent, CaseRecord, EvidenceSource, Status
 from disputebot.engine.effects import N_, Button, Msg, Say
@@ -29,7 +29,7 @@ from disputebot.service.replies import option_label
 if TYPE_CHECKING:
     from disputebot.service.addons import Addon
 
-__all__ = ["REMINDER_KIND", "Actor", "CaseActions", "chat_of", "open_button"]
+__all__ = ["REMINDER_KIND", "Actor", "CaseActions", "chat_of", "conflicts", "open_button"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,22 @@ def chat_of(user_ref: str) -> ChatKey | None:
 
 def open_button(case_id: str) -> Button:
     return Button(Msg("staff.button.open", {"case_id": case_id}), f"sf:card:{case_id}")
+
+
+async def conflicts(uow: UnitOfWork, case: CaseRecord, *refs: str | None) -> frozenset[str]:
+    """Which of ``refs`` (staff about to take, be handed, decide or rule on ``case``) have a
+    stake in it: its reporter, the appellant of its pending appeal, or a chat linked to the
+    reported account. What ``lifecycle.check`` takes as ``conflicts``; one look-up per ref
+    that is neither of the first two."""
+    pending = appeals.open_appeal(case.decision)
+    known = {case.reporter_id, str(pending.get("by") or "") if pending else ""}
+    found: set[str] = set()
+    for ref in dict.fromkeys(r for r in refs if r):
+        if ref in known or any(
+            link.account_key == case.account_key for link in await uow.parties.accounts_of(ref)
+        ):
+            found.add(ref)
+    return frozenset(found)
 
 
 class CaseActions:
@@ -120,6 +136,10 @@ class CaseActions:
         """
         detail = detail or {}
         decider, decided = lifecycle.under_appeal(case.decision)
+        holder = assignee if action is Action.ASSIGN else actor.ref
+        stakes: frozenset[str] = frozenset()
+        if action in lifecycle.IMPARTIAL_ACTIONS and actor.role in _STAFF_ROLES:
+            stakes = await conflicts(uow, case, holder)
         to = lifecycle.check(
             action,
             case.status,
@@ -128,6 +148,8 @@ class CaseActions:
             assignee=assignee if action is Action.ASSIGN else case.assignee,
             decider=decider,
             decided=decided,
+            deciders=appeals.deciders(case.decision),
+            conflicts=stakes,
         )
         now = self._clock.now()
         event = CaseEvent(
@@ -138,7 +160,7 @@ class CaseActions:
             to_status=to if to is not case.status else None,
             note=note,
         )
-        staff = actor.role in {ActorRole.REVIEWER, ActorRole.ADMIN}
+        staff = actor.role in _STAFF_ROLES
         if decision is None and action in {Action.CONFIRM, Action.REVERSE}:
             decision = appeals.ruled(
                 case.decision, reverse=action is Action.REVERSE, by=actor.ref, at=now, grounds=note
@@ -265,16 +287,23 @@ class CaseActions:
             key = _REPORTER_NEWS[Action.TAKE]
         if key is None:
             return
-        # The reporters of duplicates merged into this case follow it as their own.
-        merged = [] if action is Action.MERGE else await uow.cases.merged_from(case.public_id)
-        for reporter_id, case_id in [
+        # The reporters of duplicates merged into this case follow it as their own; a question
+        # is the case's own reporter's to answer (its Answer button is theirs alone).
+        merged = []
+        if action not in {Action.MERGE, Action.ASK_INFO}:
+            merged = await uow.cases.merged_from(case.public_id)
+        followers = [
             (case.reporter_id, case.public_id),
             *((m.reporter_id, m.public_id) for m in merged),
-        ]:
+        ]
+        for reporter_id, case_id in followers:
             reporter = chat_of(reporter_id)
             if reporter is None or actor.chat == reporter:
                 continue
-            say = self._reporter_news(case, key, action, note, detail, case_id, into)
+            # No reporter learns who else reported the account, even from staff's words.
+            others = [r for r, _ in followers if r != reporter_id]
+            said = reasons.redact(note, others) if others else note
+            say = self._reporter_news(case, key, action, said, detail, case_id, into)
             await self._put(uow, reporter, say, case.public_id)
 
     def _reporter_news(  # noqa: PLR0917  (a private helper of _tell_reporter)
@@ -360,6 +389,9 @@ class CaseActions:
         except KeyError:
             flow = None
         return option_label(flow, step_id, value) or Msg("staff.value", {"value": value})
+
+
+_STAFF_ROLES = frozenset({ActorRole.REVIEWER, ActorRole.ADMIN})
 
 
 def _without_appellants(decision: Mapping[str, Any]) -> dict[str, Any]:

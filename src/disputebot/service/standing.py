@@ -7,6 +7,12 @@ reporter, in their language: a warning with the reports it rests on and what com
 suspension with its end date and how to appeal it, a lift. Every press assesses again, so a
 button left on an old card does nothing once the proposal no longer stands.
 
+Two staff confirming the same step at once take it once: a step is serialized on the reporter's
+oldest case (its audit line ``standing:<kind>`` is an ``UPDATE`` of that case's row, which
+PostgreSQL holds until commit), and the history read again under that lock must be the one
+assessed, else ``ConflictError`` sends the press back to be retried (and found stale). A member
+of staff takes no step on their own standing (lifting their own suspension least of all).
+
 A suspension is enforced through the abuse facts (``facts``): ``/report`` and the submit are
 refused with the end date. The reporter contests it with ``/appeal`` (or ``/appeal
 suspension``): a short conversation whose reason goes to the staff group with a button to lift
@@ -20,13 +26,21 @@ import logging
 from datetime import datetime
 
 from disputebot.cases.ids import normalize_case_id
-from disputebot.cases.records import CaseRecord, StandingEvent, StandingKind, TrackRecord
+from disputebot.cases.records import (
+    CaseChange,
+    CaseEvent,
+    CaseRecord,
+    StandingEvent,
+    StandingKind,
+    TrackRecord,
+)
 from disputebot.cases.standing import Standing, assess
+from disputebot.engine.context import Checks
 from disputebot.engine.effects import N_, Button, Finish, Msg, Say
 from disputebot.engine.events import CommandReceived
 from disputebot.engine.prompts import when
 from disputebot.policy.abuse import ReporterFacts
-from disputebot.ports import ChatKey, UnitOfWork
+from disputebot.ports import ChatKey, ConflictError, UnitOfWork
 from disputebot.service.addons import Addon, AddonContext, CardPart
 from disputebot.service.answers import Actor, DeskAnswer, StartFlow
 from disputebot.service.review import chat_of, open_button
@@ -60,6 +74,7 @@ class StandingDesk(Addon):
     flows = frozenset({APPEAL_FLOW})
     staff_commands = frozenset({"standing"})
     staff_verbs = frozenset(_VERBS)
+    fact_checks = Checks.START  # a suspension
 
     def __init__(self, ctx: AddonContext) -> None:
         self._ctx = ctx
@@ -192,7 +207,9 @@ class StandingDesk(Addon):
         self, uow: UnitOfWork, actor: Actor, reporter_id: str, kind: StandingKind, note: str
     ) -> list[Say]:
         """Confirm ``kind`` on the reporter if it still applies now; tell them."""
-        _, _, standing = await self._assess(uow, reporter_id)
+        if reporter_id == actor.ref:
+            return [Say((Msg("standing.own", {"reporter": reporter_id}),))]
+        _, history, standing = await self._assess(uow, reporter_id)
         stale = Say((Msg("standing.stale", {"reporter": reporter_id}),))
         now = self._ctx.clock.now()
         if kind is StandingKind.LIFT:
@@ -215,11 +232,28 @@ class StandingDesk(Addon):
                 note=note,
                 cases=await self._unfounded_cases(uow, reporter_id),
             )
+        await self._serialize(uow, actor, event, history)
         await uow.standing.record(event)
         await self._tell_reporter(uow, event)
         log.info("standing of %s: %s by %s", reporter_id, kind, actor.ref)
         params: dict[str, str | int | Msg] = {"reporter": reporter_id, "until": when(event.until)}
         return [Say((Msg(_DONE[kind], params),))]
+
+    async def _serialize(
+        self, uow: UnitOfWork, actor: Actor, event: StandingEvent, seen: list[StandingEvent]
+    ) -> None:
+        """Hold the reporter's steps until this unit of work ends, then check no other step was
+        taken since ``seen`` was read; ``ConflictError`` if one was (the press is retried)."""
+        cases = await uow.cases.list(reporter_id=event.reporter_id, limit=500)
+        if cases:
+            anchor = cases[-1].public_id  # the oldest: the same row for every step
+            audit = CaseEvent(
+                event.at, actor.ref, f"standing:{event.kind.value}", None, None, event.note
+            )
+            await uow.cases.apply(anchor, CaseChange(event=audit))
+        now = await uow.standing.history(event.reporter_id)
+        if [e.id for e in now] != [e.id for e in seen]:
+            raise ConflictError(f"the standing of {event.reporter_id} changed meanwhile")
 
     async def _unfounded_cases(self, uow: UnitOfWork, reporter_id: str) -> tuple[str, ...]:
         """The reporter's reports rejected as manifestly unfounded, newest first (closed
@@ -239,13 +273,14 @@ class StandingDesk(Addon):
         rules = self._ctx.rules.standing
         listed = ", ".join(event.cases[:_LISTED]) + (" …" if len(event.cases) > _LISTED else "")
         if event.kind is StandingKind.WARN:
+            # A date, not a number of days (a suspension shorter than a day is not "0 days").
             msg = Msg(
-                "standing.notify.warned",
+                "standing.notify.warned_until",
                 {
                     "count": event.unfounded_at,
                     "cases": listed or "-",
                     "more": rules.suspend_after - rules.warn_after,
-                    "days": rules.suspension.days,
+                    "until": when(event.at + rules.suspension),
                 },
             )
         elif event.kind is StandingKind.SUSPEND:
