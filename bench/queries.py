@@ -7,8 +7,9 @@ the same driver (``aiosqlite`` / ``asyncpg``), written by hand to use the schema
 - staff queue, the 20 oldest open cases: ``CaseStore.queue(QueueFilter(), limit=20)`` (a count
   and a page);
 - ``/check ACCOUNT``: ``CaseStore.count_upheld(account_key)``;
-- outbox claim, the next 100 due: ``Outbox.claim(now, 100, worker_id=…, lease_seconds=…)`` (a
-  select, an update, a read of the claimed rows; rolled back, as the bare one is, so every run
+- outbox claim, the next 100 due: ``Outbox.claim(now, 100, worker_id=…, lease_seconds=…)`` (an
+  ``UPDATE … RETURNING`` of the picked rows: on SQLite one statement, the pick a subquery; on
+  PostgreSQL a ``SKIP LOCKED`` select first; rolled back, as the bare one is, so every run
   sees the same outbox).
 
 Data: 1,000,000 cases and 1,000,000 outbox rows (``--quick``: 100,000 each), on SQLite (a fresh

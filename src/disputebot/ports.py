@@ -161,7 +161,19 @@ class UpdateLog(Protocol):
 
     async def seen(self, channel: str, event_id: str) -> bool: ...
 
-    async def record(self, channel: str, event_id: str, at: datetime) -> None: ...
+    async def record(self, channel: str, event_id: str, at: datetime) -> None:
+        """Record an id; ``ConflictError`` if it is recorded already."""
+        ...
+
+    async def claim(self, channel: str, event_id: str, at: datetime) -> bool:
+        """Record an id unless it is recorded already; whether this call recorded it.
+
+        ``False`` means a committed unit of work (or this one) applied the event: the caller
+        applies nothing. Claimed first, the id commits or rolls back with the effect; a
+        concurrent unit of work claiming the same id waits for that outcome (PostgreSQL's
+        row lock; SQLite's one writer), so exactly one of them gets ``True`` and commits.
+        """
+        ...
 
     async def prune(self, before: datetime) -> int:
         """Forget ids recorded before ``before``; returns how many.

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from disputebot.engine import machine
-from disputebot.engine.context import Context
-from disputebot.engine.events import ButtonPressed, CommandReceived, TextReceived
+from disputebot.engine.context import Checks, Context
+from disputebot.engine.events import ButtonPressed, CommandReceived, Event, TextReceived
 from disputebot.engine.spec import FlowBook
 from disputebot.engine.state import Session
 from disputebot.policy.abuse import ReporterFacts
@@ -424,3 +424,58 @@ def test_needs_facts_only_where_abuse_is_checked(book: FlowBook, ctx: Context) -
     assert not machine.needs_facts(book, chat.session, TextReceived("hi"))
     chat.click("report.category.other")
     assert machine.needs_facts(book, chat.session, TextReceived(STORE_URL))
+
+
+# Facts that refuse every check: the suspension refuses a start, the open case the account.
+_REFUSE_ALL = ReporterFacts(
+    suspended_until=T0 + timedelta(days=1),
+    open_cases={"aliexpress:store:1102345678": "DR-0000ABCD"},
+)
+
+
+def test_facts_needed_names_the_checks_each_event_runs(book: FlowBook, ctx: Context) -> None:
+    """Regression (issue 8): facts were loaded for every event at the account and confirm
+    steps, and all of them for each. The facts an event is not said to need must not change
+    its outcome, so loading fewer weakens no check."""
+    chat = Chat(book, replace(ctx, facts=None))
+    walk: list[tuple[Session | None, Event]] = []
+
+    def probe(*events: Event) -> None:
+        walk.extend((chat.session, event) for event in events)
+
+    probe(CommandReceived("report"), TextReceived("hi"))
+    chat.cmd("report")
+    chat.click("report.category.other")
+    probe(TextReceived(STORE_URL), TextReceived("nonsense"), CommandReceived("back"))
+    chat.text(STORE_URL)
+    chat.text(FACTS)
+    chat.files(evidence(png_bytes(1), "a.png"))
+    probe(CommandReceived("done"), TextReceived(STORE_URL))
+    chat.click("report.evidence.done")
+    assert chat.step == "confirm"
+    submit = chat.button("report.confirm.submit").data
+    edit = next(b.data for b in chat.buttons() if b.data.split(":")[1] == "e")
+    probe(ButtonPressed(submit), ButtonPressed(edit), TextReceived("yes"))
+
+    needed = [machine.facts_needed(book, session, event) for session, event in walk]
+    assert needed == [
+        Checks.START,
+        Checks.NONE,
+        Checks.ACCOUNT,
+        Checks.ACCOUNT,
+        Checks.NONE,
+        Checks.NONE,
+        Checks.NONE,
+        Checks.START | Checks.ACCOUNT,
+        Checks.NONE,
+        Checks.NONE,
+    ]
+    for (session, event), checks in zip(walk, needed, strict=True):
+        # Only the halves named are loaded; the rest stays empty.
+        loaded = ReporterFacts(
+            suspended_until=_REFUSE_ALL.suspended_until if Checks.START in checks else None,
+            open_cases=_REFUSE_ALL.open_cases if Checks.ACCOUNT in checks else {},
+        )
+        full = machine.handle(book, session, event, replace(ctx, facts=_REFUSE_ALL))
+        partial = machine.handle(book, session, event, replace(ctx, facts=loaded))
+        assert partial == full, (event, checks)

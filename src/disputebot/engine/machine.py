@@ -25,7 +25,7 @@ from dataclasses import replace
 
 from disputebot.engine import buttons, prompts
 from disputebot.engine.answers import evidence_list, evidence_to_json
-from disputebot.engine.context import Context
+from disputebot.engine.context import Checks, Context
 from disputebot.engine.effects import N_, Action, Button, FileCase, Finish, Msg, Say
 from disputebot.engine.events import (
     ButtonPressed,
@@ -53,7 +53,7 @@ from disputebot.policy.accounts import AccountProblem, account_to_json, parse_ac
 from disputebot.policy.evidence import EvidenceRules, check_evidence, missing_evidence
 from disputebot.policy.objectivity import lint_description
 
-__all__ = ["ENGINE_COMMANDS", "handle", "needs_facts", "resume", "start"]
+__all__ = ["ENGINE_COMMANDS", "facts_needed", "handle", "needs_facts", "resume", "start"]
 
 # Commands the engine understands; the service answers the others.
 ENGINE_COMMANDS = frozenset({"start", "report", "cancel", "back", "done"})
@@ -91,18 +91,33 @@ _RULES = {
 
 
 def needs_facts(book: FlowBook, session: Session | None, event: Event) -> bool:
-    """Whether ``handle`` will run abuse checks and so needs ``Context.facts``.
+    """Whether ``handle`` will run abuse checks and so needs ``Context.facts``."""
+    return bool(facts_needed(book, session, event))
 
-    Only flows that file a case are checked, and never a nested flow.
+
+def facts_needed(book: FlowBook, session: Session | None, event: Event) -> Checks:
+    """The abuse checks ``handle`` will run, so what ``Context.facts`` must hold.
+
+    Only flows that file a case are checked, and never a nested flow: a new report is
+    checked whether the reporter may report now, a store link whether they may report that
+    account, and the submit press both again (time has passed and cases changed since).
+    Other events at those steps are refused or handled before any check.
     """
     if isinstance(event, CommandReceived) and event.name in {"start", "report"}:
-        return session is None
+        return Checks.START if session is None else Checks.NONE
     if session is None or session.outer is not None:
-        return False
+        return Checks.NONE
     flow = book.get(session.flow, session.version)
     if flow is None or not flow.has_step(session.step) or not _files_case(flow):
-        return False
-    return isinstance(flow.step(session.step), AccountStep | ConfirmStep)
+        return Checks.NONE
+    step = flow.step(session.step)
+    if isinstance(step, AccountStep) and isinstance(event, TextReceived):
+        return Checks.ACCOUNT
+    if isinstance(step, ConfirmStep) and isinstance(event, ButtonPressed):
+        press = buttons.decode(event.data)
+        if press is not None and press.verb == "s":
+            return Checks.START | Checks.ACCOUNT
+    return Checks.NONE
 
 
 def start(

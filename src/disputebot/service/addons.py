@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from disputebot.cases.records import CaseRecord
 from disputebot.cases.standing import StandingRules
+from disputebot.engine.context import Checks
 from disputebot.engine.effects import Button, Finish, Msg, Say
 from disputebot.engine.events import CommandReceived
 from disputebot.engine.spec import FlowBook
@@ -83,6 +84,8 @@ class Addon:
     staff_verbs: frozenset[str] = frozenset()
     # Button data prefixes (``"pt:"``) this addon answers for anyone.
     prefixes: tuple[str, ...] = ()
+    # The abuse checks whose facts ``facts`` adds to; it is asked only before those.
+    fact_checks: Checks = Checks.START | Checks.ACCOUNT
 
     async def command(
         self, uow: UnitOfWork, chat: ChatKey, event: CommandReceived, locale: str

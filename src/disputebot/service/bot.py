@@ -37,7 +37,7 @@ from disputebot.service.campaigns import Campaigns
 from disputebot.service.desk import VIEW_VERBS, StaffDesk
 from disputebot.service.followup import INFO_FLOW, Followup
 from disputebot.service.inbound import Inbound, Reply
-from disputebot.service.parties import Parties
+from disputebot.service.parties import Parties, forget_links
 from disputebot.service.replies import CommandReplies, option_label
 from disputebot.service.review import CaseActions
 from disputebot.service.standing import StandingDesk
@@ -48,6 +48,13 @@ log = logging.getLogger(__name__)
 _ATTEMPTS = 3
 # The cases the current attempt at an event filed; counted once the attempt commits.
 _filed: ContextVar[list[str] | None] = ContextVar("disputebot_filed", default=None)
+# The chat's stored locale as the current attempt leaves it (``None``: none stored, as after
+# /forgetme); it enters the locale cache once the attempt commits.
+_stored_locale: ContextVar[dict[ChatKey, str | None] | None] = ContextVar(
+    "disputebot_stored_locale", default=None
+)
+# Chats whose locale is cached; past this many the oldest entries make room.
+_LOCALE_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +129,11 @@ class BotService:
         ]
         self._actions.addons = self._addons
         self._desk.addons = self._addons
+        # Each chat's committed locale, to spare a SELECT per event. Only this service writes a
+        # chat's locale, from that chat's own events, which one process applies one at a time
+        # (the sequencer): an entry is dropped before any write to it and set again only after
+        # the write commits, so it is never staler than the database.
+        self._chat_locales: dict[ChatKey, str] = {}
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Apply one event exactly once; return the replies for the sender's chat."""
@@ -144,7 +156,9 @@ class BotService:
         for attempt in range(1, _ATTEMPTS + 1):
             bind_case(None)
             filed: list[str] = []
+            locales: dict[ChatKey, str | None] = {}
             token = _filed.set(filed)
+            locales_token = _stored_locale.set(locales)
             try:
                 replies = await self._handle_once(inbound)
             except ConflictError:
@@ -154,6 +168,7 @@ class BotService:
                 continue
             finally:
                 _filed.reset(token)
+                _stored_locale.reset(locales_token)
             for _ in filed:  # committed with the event
                 self._metrics.report_filed(inbound.chat.channel)
             return replies
@@ -194,21 +209,20 @@ class BotService:
     async def _handle_once(self, inbound: Inbound) -> list[Reply] | None:
         chat = inbound.chat
         async with self._uow() as uow:
-            if inbound.event_id is not None and await uow.updates.seen(
-                chat.channel, inbound.event_id
-            ):
-                return None
+            if inbound.event_id is not None:
+                # Claimed first, in the transaction of the effect: it commits with it, and a
+                # second delivery finds it (or, while this one runs, waits for it).
+                now = self._clock.now()
+                if not await uow.updates.claim(chat.channel, inbound.event_id, now):
+                    return None
+                for event_id in inbound.also_ids:  # an album's other items; some may be known
+                    await uow.updates.claim(chat.channel, event_id, now)
             locale = await self._locale(uow, chat, inbound.language_code)
             says, locale = await self._apply(uow, inbound, locale)
             # Someone who writes again has unblocked the bot; a no-op for everyone else.
             await uow.outbox.mark_reachable(chat)
-            if inbound.event_id is not None:
-                for event_id in (inbound.event_id, *inbound.also_ids):
-                    if event_id == inbound.event_id or not await uow.updates.seen(
-                        chat.channel, event_id
-                    ):
-                        await uow.updates.record(chat.channel, event_id, self._clock.now())
             await uow.commit()
+        self._cache_locales()
         return [Reply(chat, say, locale) for say in says]
 
     async def _apply(
@@ -231,16 +245,19 @@ class BotService:
         if chosen is not None:
             if not chosen:
                 return self._with_prompt(session, Msg("engine.stale_button")), locale
+            self._write_locale(chat, chosen)
             await uow.reporters.set_locale(chat, chosen, self._clock.now())
             return self._with_prompt(session, Msg("bot.language.set")), chosen
         if isinstance(event, ButtonPressed) and event.data in {"forget:yes", "forget:no"}:
             if event.data == "forget:no":
                 return self._with_prompt(session, Msg("bot.forget.kept")), locale
-            # Filed cases stay: they are the platform's record. The draft and the language
-            # choice are this person's alone.
+            # Filed cases stay: they are the platform's record. The draft, the language
+            # choice and the links to accounts are this person's alone.
             if stored is not None:
                 await uow.sessions.delete(chat)
+            self._write_locale(chat, None)
             await uow.reporters.forget(chat)
+            await forget_links(uow, chat, self._clock.now())
             return [Say((Msg("bot.forget.done"),))], locale
         revision = stored.revision if stored else None
         answer = await self._desk_answer(uow, chat, event, locale)
@@ -256,10 +273,12 @@ class BotService:
             return handled, locale
         now = self._clock.now()
         facts = None
-        if machine.needs_facts(self._book, session, event):
+        checks = machine.facts_needed(self._book, session, event)
+        if checks:
             facts = await uow.cases.reporter_facts(chat.user_ref, now)
             for addon in self._addons:
-                facts = await addon.facts(uow, chat, facts)
+                if addon.fact_checks & checks:
+                    facts = await addon.facts(uow, chat, facts)
         outcome = machine.handle(self._book, session, event, Context(now, self._policies, facts))
         done: list[Say] = []
         for action in outcome.actions:
@@ -442,11 +461,41 @@ class BotService:
         return list(machine.resume(self._book, session, *lead).says)
 
     async def _locale(self, uow: UnitOfWork, chat: ChatKey, language_code: str | None) -> str:
+        cached = self._chat_locales.get(chat)
+        if cached is not None:
+            return cached
         stored = await uow.reporters.locale(chat)
         if stored in self._locales.available:
+            self._note_locale(chat, stored)
             return stored
         chosen = self._locales.negotiate(
             language_code, self._locales.available, self._locales.default
         )
+        self._write_locale(chat, chosen)
         await uow.reporters.set_locale(chat, chosen, self._clock.now())
         return chosen
+
+    def _write_locale(self, chat: ChatKey, locale: str | None) -> None:
+        """Before writing a chat's locale (``None``: deleting it): its cache entry goes now,
+        and comes back with ``locale`` once the write commits."""
+        self._chat_locales.pop(chat, None)
+        self._note_locale(chat, locale)
+
+    def _note_locale(self, chat: ChatKey, locale: str | None) -> None:
+        pending = _stored_locale.get()
+        if pending is not None:  # only events commit; other reads cache nothing
+            pending[chat] = locale
+
+    def _cache_locales(self) -> None:
+        """The attempt committed: what it read or wrote of locales is the database's now."""
+        pending = _stored_locale.get()
+        if not pending:
+            return
+        for chat, locale in pending.items():
+            if locale is None:
+                self._chat_locales.pop(chat, None)
+                continue
+            if len(self._chat_locales) >= _LOCALE_CACHE_SIZE and chat not in self._chat_locales:
+                del self._chat_locales[next(iter(self._chat_locales))]
+            self._chat_locales[chat] = locale
+        pending.clear()

@@ -10,12 +10,15 @@ checked for a zone before any SQL runs, and reads use ``populate_existing``.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
+    bindparam,
     case,
     delete,
     func,
@@ -23,6 +26,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -193,18 +197,103 @@ def _summary(row: Any) -> CaseSummary:
     )
 
 
-def _queue_conditions(where: QueueFilter) -> list[ColumnElement[bool]]:
-    statuses = where.statuses or OPEN_STATUSES
-    conditions: list[ColumnElement[bool]] = [CaseRow.status.in_(sorted(s.value for s in statuses))]
-    if where.category is not None:
-        conditions.append(CaseRow.category == where.category)
-    if where.older_than is not None:
-        conditions.append(CaseRow.created_at < require_aware(where.older_than))
-    if where.assignee is not None:
-        conditions.append(CaseRow.assignee == where.assignee)
-    if where.unassigned:
+class _QueueShape(NamedTuple):
+    """What a ``QueueFilter`` does to the queue's SQL, apart from the values it binds."""
+
+    statuses: tuple[str, ...]
+    category: bool
+    older_than: bool
+    assignee: bool
+    unassigned: bool
+    by_status: bool  # the page as one ``status = …`` range per status (PostgreSQL)
+
+    @classmethod
+    def of(cls, where: QueueFilter, *, by_status: bool) -> _QueueShape:
+        return cls(
+            statuses=tuple(sorted(s.value for s in where.statuses or OPEN_STATUSES)),
+            category=where.category is not None,
+            older_than=where.older_than is not None,
+            assignee=where.assignee is not None,
+            unassigned=where.unassigned,
+            by_status=by_status,
+        )
+
+
+def _queue_parameters(where: QueueFilter, offset: int, limit: int) -> dict[str, Any]:
+    offset, limit = max(offset, 0), max(limit, 0)
+    older_than = None if where.older_than is None else require_aware(where.older_than)
+    return {
+        "category": where.category,
+        "older_than": older_than,
+        "assignee": where.assignee,
+        "offset": offset,
+        "limit": limit,
+        "window": offset + limit,
+    }
+
+
+def _queue_filters(shape: _QueueShape) -> list[ColumnElement[bool]]:
+    """The filters other than the status, on bound parameters named as in
+    ``_queue_parameters``."""
+    conditions: list[ColumnElement[bool]] = []
+    if shape.category:
+        conditions.append(CaseRow.category == bindparam("category"))
+    if shape.older_than:
+        conditions.append(CaseRow.created_at < bindparam("older_than"))
+    if shape.assignee:
+        conditions.append(CaseRow.assignee == bindparam("assignee"))
+    if shape.unassigned:
         conditions.append(CaseRow.assignee.is_(None))
     return conditions
+
+
+# Built once per shape and reused: building a statement and its cache key each call cost more
+# than running the indexed queries themselves (0.4 of 1.5 ms on SQLite).
+@functools.lru_cache(maxsize=64)
+def _queue_statements(shape: _QueueShape) -> tuple[Select[int], Select[*tuple[Any, ...]]]:
+    """The count and the page (oldest first, ties by id) of the cases ``shape`` selects."""
+    filters = _queue_filters(shape)
+    # count(*), not count(id): PostgreSQL answers it from the (status, created_at) index alone.
+    count = (
+        select(func.count())
+        .select_from(CaseRow)
+        .where(CaseRow.status.in_(shape.statuses), *filters)
+    )
+    if not shape.by_status:
+        page = (
+            select(*_SUMMARY_COLUMNS)
+            .where(CaseRow.status.in_(shape.statuses), *filters)
+            .order_by(CaseRow.created_at, CaseRow.id)
+        )
+        return count, page.offset(bindparam("offset")).limit(bindparam("limit"))
+    # PostgreSQL sorts every open case for one ``status IN (…)`` range (15.7 ms at 1,000,000
+    # cases); each status's own range is already in created_at order, so the first
+    # ``offset + limit`` of each, merged, hold the page (1.5 ms).
+    ranges = [
+        select(*_SUMMARY_COLUMNS, CaseRow.id)
+        .where(CaseRow.status == status, *filters)
+        .order_by(CaseRow.created_at, CaseRow.id)
+        .limit(bindparam("window"))
+        for status in shape.statuses
+    ]
+    merged = union_all(*ranges).subquery("open_cases")
+    page = (
+        select(*(merged.c[column.key] for column in _SUMMARY_COLUMNS))
+        .order_by(merged.c.created_at, merged.c.id)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
+    return count, page
+
+
+_COUNT_UPHELD = (
+    select(func.count())
+    .select_from(CaseRow)
+    .where(
+        CaseRow.account_key == bindparam("account_key"),
+        CaseRow.outcome == Status.UPHELD.value,
+    )
+)
 
 
 class SqlCaseStore:
@@ -319,17 +408,22 @@ class SqlCaseStore:
         if change.to is not None:
             values["status"] = change.to.value
             if change.to not in OPEN_STATUSES:
-                # Only leaving review decides; closing a decided case keeps its decision time.
+                # Only leaving review decides; closing a decided case, or ruling on an appeal
+                # against it, keeps its decision time.
                 values["decided_at"] = case(
                     (
-                        CaseRow.status.in_([s.value for s in OPEN_STATUSES]),
+                        CaseRow.status.in_(
+                            [s.value for s in OPEN_STATUSES if s is not Status.APPEALED]
+                        ),
                         literal(at, UTCDateTime()),
                     ),
                     else_=CaseRow.decided_at,
                 )
         if change.set_assignee:
             values["assignee"] = change.assignee
-        if change.merged_into is not None:
+        if change.clear_merged:
+            values["merged_into"] = None
+        elif change.merged_into is not None:
             values["merged_into"] = change.merged_into
         if change.decision is not None:
             values["decision"] = dict(change.decision)
@@ -374,16 +468,12 @@ class SqlCaseStore:
     ) -> tuple[builtins.list[CaseSummary], int]:
         # Plain column filters and created_at order: (status, created_at) serves the open
         # queue, (assignee, status) one reviewer's. Count and page are two cheap queries.
-        conditions = _queue_conditions(where)
-        total = await self._session.scalar(select(func.count(CaseRow.id)).where(*conditions))
-        page = await self._session.execute(
-            select(*_SUMMARY_COLUMNS)
-            .where(*conditions)
-            .order_by(CaseRow.created_at, CaseRow.id)
-            .offset(max(offset, 0))
-            .limit(max(limit, 0))
-        )
-        return [_summary(row) for row in page], int(total or 0)
+        parameters = _queue_parameters(where, offset, limit)
+        by_status = self._session.get_bind().dialect.name == "postgresql"
+        count, page = _queue_statements(_QueueShape.of(where, by_status=by_status))
+        total = await self._session.scalar(count, parameters)
+        rows = await self._session.execute(page, parameters)
+        return [_summary(row) for row in rows], int(total or 0)
 
     async def track_record(self, reporter_id: str) -> TrackRecord:
         # The rejection that stands is the case's newest event into ``rejected``: a case
@@ -432,11 +522,7 @@ class SqlCaseStore:
         return [_summary(row) for row in rows]
 
     async def count_upheld(self, account_key: str) -> int:
-        found = await self._session.scalar(
-            select(func.count(CaseRow.id)).where(
-                CaseRow.account_key == account_key, CaseRow.outcome == Status.UPHELD.value
-            )
-        )
+        found = await self._session.scalar(_COUNT_UPHELD, {"account_key": account_key})
         return int(found or 0)
 
     async def set_shareable(self, public_id: str, position: int, shareable: bool) -> None:

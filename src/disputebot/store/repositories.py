@@ -3,11 +3,13 @@
 ``SqlCaseStore`` lives in ``store.cases``, ``SqlPartyStore`` and ``SqlStandingStore`` in
 ``store.parties``, for size; they are re-exported here.
 
-Two habits run through this module:
+Habits that run through this module:
 
-- Inserts that may collide with a row another transaction wrote (a session, an update id, a
-  case id) run inside a SAVEPOINT, so a unique violation becomes ``ConflictError`` and leaves
-  the surrounding transaction usable. A check-then-insert would race on PostgreSQL.
+- Inserts that may collide with a row another transaction wrote are single
+  ``INSERT … ON CONFLICT DO NOTHING`` statements (a new session, an update id claimed) whose
+  row count says whether they won, or, where that does not fit, run inside a SAVEPOINT so a
+  unique violation becomes ``ConflictError`` and leaves the surrounding transaction usable. A
+  check-then-insert would race on PostgreSQL.
 - Times are checked for a zone before any SQL runs, so a naive datetime is a plain
   ``ValueError`` (as in the memory stores), not an error wrapped by the driver layer.
 - Updates are single statements (``UPDATE … WHERE``) and reads use ``populate_existing``, so a
@@ -17,14 +19,20 @@ Two habits run through this module:
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Executable,
+    Integer,
     Select,
+    Table,
+    any_,
+    bindparam,
     case,
     delete,
     func,
@@ -34,10 +42,11 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from disputebot.clock import SystemClock
 from disputebot.engine.effects import Say, say_to_json
@@ -78,8 +87,10 @@ __all__ = [
 ]
 
 
-async def _rowcount(session: AsyncSession, statement: Executable) -> int:
-    result = await session.execute(statement)
+async def _rowcount(
+    session: AsyncSession, statement: Executable, parameters: dict[str, Any] | None = None
+) -> int:
+    result = await session.execute(statement, parameters)
     # UPDATE and DELETE return a CursorResult; the typed overloads only promise a Result.
     return cast("CursorResult[Any]", result).rowcount
 
@@ -117,19 +128,22 @@ class SqlSessionStore:
     async def put(self, chat: ChatKey, data: str, expected_revision: int | None) -> int:
         now = self._clock.now()
         if expected_revision is None:
-            try:
-                async with self._session.begin_nested():
-                    await self._session.execute(
-                        insert(SessionRow).values(
-                            channel=chat.channel,
-                            chat_id=chat.chat_id,
-                            data=data,
-                            revision=1,
-                            updated_at=now,
-                        )
-                    )
-            except IntegrityError as exc:
-                raise ConflictError(f"a session for {chat.user_ref} already exists") from exc
+            # ON CONFLICT rather than a SAVEPOINT around a plain INSERT: one statement, and the
+            # transaction stays usable all the same.
+            created = await _rowcount(
+                self._session,
+                _insert(self._session)(SessionRow)
+                .values(
+                    channel=chat.channel,
+                    chat_id=chat.chat_id,
+                    data=data,
+                    revision=1,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(),
+            )
+            if not created:
+                raise ConflictError(f"a session for {chat.user_ref} already exists")
             return 1
         changed = await _rowcount(
             self._session,
@@ -163,6 +177,21 @@ class SqlSessionStore:
             )
 
 
+def _insert(session: AsyncSession) -> Any:
+    """The dialect's ``insert``, for ``ON CONFLICT``: SQLite and PostgreSQL spell it alike,
+    SQLAlchemy has the construct per dialect."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+@functools.lru_cache(maxsize=2)
+def _claim_update(dialect: str) -> Executable:
+    """``INSERT … ON CONFLICT DO NOTHING`` for an update id, built once per dialect."""
+    table = cast("Table", ProcessedUpdateRow.__table__)
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return make(table).on_conflict_do_nothing()
+
+
 class SqlUpdateLog:
     """Applied event ids. Recording an id twice raises ``ConflictError``: whoever recorded it
     first applied the event, so the service's retry will find it ``seen``."""
@@ -190,6 +219,19 @@ class SqlUpdateLog:
         except IntegrityError as exc:
             raise ConflictError(f"event {channel}:{event_id} was already recorded") from exc
 
+    async def claim(self, channel: str, event_id: str, at: datetime) -> bool:
+        # One statement, no SAVEPOINT: a conflict is no error here, so it cannot spoil the
+        # transaction. On PostgreSQL an id another transaction inserted but has not committed
+        # makes this wait for it, and then insert (rolled back) or not (committed).
+        require_aware(at)
+        statement = _claim_update(self._session.get_bind().dialect.name)
+        inserted = await _rowcount(
+            self._session,
+            statement,
+            {"channel": channel, "event_id": event_id, "processed_at": at},
+        )
+        return inserted == 1
+
     async def prune(self, before: datetime) -> int:
         require_aware(before)
         return await _rowcount(
@@ -200,21 +242,64 @@ class SqlUpdateLog:
         )
 
 
-def _outbox_item(row: OutboxRow) -> OutboxItem:
+# The outbox as a Core table, for the statements that return items (the claim above all):
+# Core skips the ORM's result loading and its per-call copy of each statement, about 0.2 ms of
+# a claim of 100 items on SQLite.
+_OUTBOX = cast("Table", OutboxRow.__table__)
+
+# The columns of an ``OutboxItem``, in the order ``_outbox_item`` unpacks them. Reads select
+# these rather than load ORM objects: turning 100 claimed rows into objects (and refreshing
+# them, ``populate_existing``) cost more than the claim's SQL.
+_ITEM_COLUMNS = (
+    _OUTBOX.c.id,
+    _OUTBOX.c.channel,
+    _OUTBOX.c.chat_id,
+    _OUTBOX.c.payload,
+    _OUTBOX.c.locale,
+    _OUTBOX.c.created_at,
+    _OUTBOX.c.due_at,
+    _OUTBOX.c.attempts,
+    _OUTBOX.c.status,
+    _OUTBOX.c.case_id,
+    _OUTBOX.c.last_error,
+    _OUTBOX.c.claimed_by,
+    _OUTBOX.c.lease_until,
+    _OUTBOX.c.sent_at,
+)
+_OUTBOX_STATUSES = {status.value: status for status in OutboxStatus}
+
+
+def _outbox_item(row: Row[*tuple[Any, ...]]) -> OutboxItem:
+    (
+        item_id,
+        channel,
+        chat_id,
+        payload,
+        locale,
+        created_at,
+        due_at,
+        attempts,
+        status,
+        case_id,
+        last_error,
+        claimed_by,
+        lease_until,
+        sent_at,
+    ) = row
     return OutboxItem(
-        id=row.id,
-        chat=ChatKey(row.channel, row.chat_id),
-        payload=row.payload,
-        locale=row.locale,
-        created_at=row.created_at,
-        due_at=row.due_at,
-        attempts=row.attempts,
-        status=OutboxStatus(row.status),
-        case_id=row.case_id,
-        last_error=row.last_error,
-        claimed_by=row.claimed_by,
-        lease_until=row.lease_until,
-        sent_at=row.sent_at,
+        id=item_id,
+        chat=ChatKey(channel, chat_id),
+        payload=payload,
+        locale=locale,
+        created_at=created_at,
+        due_at=due_at,
+        attempts=attempts,
+        status=_OUTBOX_STATUSES[status],
+        case_id=case_id,
+        last_error=last_error,
+        claimed_by=claimed_by,
+        lease_until=lease_until,
+        sent_at=sent_at,
     )
 
 
@@ -232,17 +317,71 @@ def _chat_head() -> ColumnElement[bool]:
     channel, chat_id and status bound, ``min(id)`` is one probe of the
     (channel, chat_id, status, id) index (SQLite answers it the same way).
     """
-    earlier = aliased(OutboxRow)
+    outbox, earlier = _OUTBOX.c, _OUTBOX.alias("earlier").c
     oldest = (
         select(func.min(earlier.id))
         .where(
-            earlier.channel == OutboxRow.channel,
-            earlier.chat_id == OutboxRow.chat_id,
+            earlier.channel == outbox.channel,
+            earlier.chat_id == outbox.chat_id,
             earlier.status == _PENDING,
         )
         .scalar_subquery()
     )
-    return OutboxRow.id == oldest
+    return outbox.id == oldest
+
+
+# The claim's statements are built once per variant and reused: building them (``_chat_head``
+# above all) and their cache keys each call took longer than running them.
+
+
+def _claim_pick(*, by_channel: bool) -> Select[int]:
+    """Each chat's oldest pending item that is due and not under a running lease, in due
+    order: ids only."""
+    outbox, now = _OUTBOX.c, bindparam("now", type_=UTCDateTime())
+    pick = (
+        select(outbox.id)
+        .where(
+            outbox.status == _PENDING,
+            outbox.due_at <= now,
+            or_(outbox.lease_until.is_(None), outbox.lease_until <= now),
+            _chat_head(),
+        )
+        .order_by(outbox.due_at, outbox.id)
+        .limit(bindparam("limit"))
+    )
+    return pick.where(outbox.channel == bindparam("in_channel")) if by_channel else pick
+
+
+def _claim_stamp(picked: ColumnElement[bool]) -> ReturningUpdate[*tuple[Any, ...]]:
+    """The worker and the lease end on the ``picked`` items, returning them (no second read of
+    the claimed rows: SQLite has ``RETURNING`` since 3.35)."""
+    return (
+        update(_OUTBOX)
+        .where(picked)
+        .values(
+            claimed_by=bindparam("worker_id"),
+            lease_until=bindparam("lease_end", type_=UTCDateTime()),
+        )
+        .returning(*_ITEM_COLUMNS)
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _claim_in_one(*, by_channel: bool) -> ReturningUpdate[*tuple[Any, ...]]:
+    """SQLite: pick and stamp in one statement. Its one writer at a time (``BEGIN
+    IMMEDIATE``) leaves no one to race, and each statement is a round trip to the driver's
+    thread."""
+    return _claim_stamp(_OUTBOX.c.id.in_(_claim_pick(by_channel=by_channel).scalar_subquery()))
+
+
+@functools.lru_cache(maxsize=2)
+def _claim_in_two(*, by_channel: bool) -> tuple[Select[int], ReturningUpdate[*tuple[Any, ...]]]:
+    """PostgreSQL: the pick, locking with ``SKIP LOCKED``, is a statement of its own, so its
+    row locks are taken once, on exactly the rows it returns (a subquery in an UPDATE may be
+    run again); the stamp takes the ids as one array, a single prepared statement whatever
+    their number."""
+    pick = _claim_pick(by_channel=by_channel).with_for_update(skip_locked=True, of=_OUTBOX)
+    return pick, _claim_stamp(_OUTBOX.c.id == any_(bindparam("ids", type_=ARRAY(Integer))))
 
 
 class SqlOutbox:
@@ -255,7 +394,8 @@ class SqlOutbox:
     another transaction committed meanwhile is re-checked against the lease and skipped. A
     chat's next item cannot be claimed while an older one is pending, which a concurrent claim
     sees in its snapshot, so two workers never hold two items of one chat. SQLite has one
-    writer at a time (``BEGIN IMMEDIATE``), so a plain select-then-update is enough there.
+    writer at a time (``BEGIN IMMEDIATE``), so one ``UPDATE … WHERE id IN (the select)`` is
+    enough there.
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -314,33 +454,25 @@ class SqlOutbox:
         now = require_aware(now)
         if limit <= 0:
             return []
-        statement = (
-            select(OutboxRow.id)
-            .where(
-                OutboxRow.status == _PENDING,
-                OutboxRow.due_at <= now,
-                or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
-                _chat_head(),
-            )
-            .order_by(OutboxRow.due_at, OutboxRow.id)
-            .limit(limit)
-        )
-        if channel is not None:
-            statement = statement.where(OutboxRow.channel == channel)
+        # Named after no column: an UPDATE would take such a parameter for a SET.
+        parameters = {
+            "now": now,
+            "limit": limit,
+            "in_channel": channel,
+            "worker_id": worker_id,
+            "lease_end": now + timedelta(seconds=lease_seconds),
+        }
+        by_channel = channel is not None
         if self._session.get_bind().dialect.name == "postgresql":
-            statement = statement.with_for_update(skip_locked=True, of=OutboxRow)
-        ids = list(await self._session.scalars(statement))
-        if not ids:
-            return []
-        await self._session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id.in_(ids))
-            .values(claimed_by=worker_id, lease_until=now + timedelta(seconds=lease_seconds))
-            .execution_options(synchronize_session=False)
-        )
-        return await self._items(
-            select(OutboxRow).where(OutboxRow.id.in_(ids)).order_by(OutboxRow.due_at, OutboxRow.id)
-        )
+            pick, stamp = _claim_in_two(by_channel=by_channel)
+            parameters["ids"] = list(await self._session.scalars(pick, parameters))
+            if not parameters["ids"]:
+                return []
+        else:
+            stamp = _claim_in_one(by_channel=by_channel)
+        rows = await self._session.execute(stamp, parameters)
+        # RETURNING comes in no particular order.
+        return sorted(map(_outbox_item, rows.all()), key=lambda item: (item.due_at, item.id))
 
     async def next_due(self, *, channel: str | None = None) -> datetime | None:
         free_at = case(
@@ -380,7 +512,7 @@ class SqlOutbox:
     ) -> builtins.list[OutboxItem]:
         require_aware(now)
         statement = (
-            select(OutboxRow)
+            select(*_ITEM_COLUMNS)
             .where(OutboxRow.status == _PENDING, OutboxRow.due_at <= now)
             .order_by(OutboxRow.due_at, OutboxRow.id)
             .limit(limit)
@@ -539,16 +671,15 @@ class SqlOutbox:
         newest_first: bool = False,
     ) -> builtins.list[OutboxItem]:
         order = OutboxRow.id.desc() if newest_first else OutboxRow.id
-        statement = select(OutboxRow).order_by(order).limit(max(limit, 0))
+        statement = select(*_ITEM_COLUMNS).order_by(order).limit(max(limit, 0))
         if status is not None:
             statement = statement.where(OutboxRow.status == status.value)
         if channel is not None:
             statement = statement.where(OutboxRow.channel == channel)
         return await self._items(statement)
 
-    async def _items(self, statement: Any) -> builtins.list[OutboxItem]:
-        rows = await self._session.scalars(statement.execution_options(populate_existing=True))
-        return [_outbox_item(row) for row in rows]
+    async def _items(self, statement: Select[*tuple[Any, ...]]) -> builtins.list[OutboxItem]:
+        return [_outbox_item(row) for row in await self._session.execute(statement)]
 
     async def _settle(self, item_id: int, worker_id: str | None, values: dict[str, Any]) -> bool:
         """Apply ``values`` to the item; with ``worker_id`` only while it holds the item."""
@@ -593,20 +724,22 @@ class SqlReporterStore:
 
     async def set_locale(self, chat: ChatKey, locale: str, now: datetime) -> None:
         require_aware(now)
-        change = (
-            update(ReporterRow)
-            .where(ReporterRow.channel == chat.channel, ReporterRow.chat_id == chat.chat_id)
-            .values(locale=locale, updated_at=now)
-            .execution_options(synchronize_session=False)
+        # One statement where ``_upsert`` takes an UPDATE, and a SAVEPOINT and an INSERT for a
+        # new reporter (every chat's first event).
+        await self._session.execute(
+            _insert(self._session)(ReporterRow)
+            .values(
+                channel=chat.channel,
+                chat_id=chat.chat_id,
+                locale=locale,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=[ReporterRow.channel, ReporterRow.chat_id],
+                set_={"locale": locale, "updated_at": now},
+            )
         )
-        create = insert(ReporterRow).values(
-            channel=chat.channel,
-            chat_id=chat.chat_id,
-            locale=locale,
-            created_at=now,
-            updated_at=now,
-        )
-        await _upsert(self._session, change, create)
 
 
 class SqlStaffStore:

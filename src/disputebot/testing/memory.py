@@ -199,6 +199,14 @@ class MemoryUpdateLog:
             raise ConflictError(f"event {channel}:{event_id} was already recorded")
         updates[channel, event_id] = at
 
+    async def claim(self, channel: str, event_id: str, at: datetime) -> bool:
+        at = _utc(at)
+        updates = self._tx.state.updates
+        if (channel, event_id) in updates:
+            return False
+        updates[channel, event_id] = at
+        return True
+
     async def prune(self, before: datetime) -> int:
         before = _utc(before)
         updates = self._tx.state.updates
@@ -312,11 +320,15 @@ class MemoryCaseStore:
             ),
             events=(*record.events, event),
         )
-        if change.merged_into is not None:
+        if change.clear_merged:
+            updated = dataclasses.replace(updated, merged_into=None)
+        elif change.merged_into is not None:
             updated = dataclasses.replace(updated, merged_into=change.merged_into)
         if change.to is not None:
             updated = dataclasses.replace(updated, status=change.to)
-            if change.to not in OPEN_STATUSES and record.status in OPEN_STATUSES:
+            # Ruling on an appeal (leaving ``appealed``) keeps the decision's time.
+            deciding = record.status in OPEN_STATUSES and record.status is not Status.APPEALED
+            if change.to not in OPEN_STATUSES and deciding:
                 updated = dataclasses.replace(updated, decided_at=event.at)
         if change.set_assignee:
             updated = dataclasses.replace(updated, assignee=change.assignee)
