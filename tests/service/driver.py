@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from disputebot.engine.context import Policies
 from disputebot.engine.effects import Button, Msg
@@ -15,7 +16,7 @@ from disputebot.engine.events import (
 from disputebot.engine.spec import FlowBook
 from disputebot.i18n.negotiate import negotiate
 from disputebot.policy.evidence import EvidenceFile
-from disputebot.ports import ChatKey, Clock, UnitOfWorkFactory
+from disputebot.ports import ChatKey, Clock, UnitOfWork, UnitOfWorkFactory
 from disputebot.service.bot import BotService, LocaleChoice
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.inbound import Inbound, Reply
@@ -105,3 +106,32 @@ async def to_summary(chat: ServiceChat, vault: EvidenceVault) -> Button:
     await chat.files(await vault.keep_bytes(png_bytes(4), "a.png"))
     await chat.click("report.evidence.done")
     return next(b for b in chat.buttons() if b.label.key == "report.confirm.submit")
+
+
+class Crash(Exception):
+    """The process dying at a chosen point (see ``CommitCrashes``)."""
+
+
+class CommitCrashes:
+    """A unit of work whose ``commit()`` dies (the process is killed before it commits)."""
+
+    def __init__(self, inner: UnitOfWork) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def __aenter__(self) -> Self:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._inner.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        raise Crash("killed before the commit")

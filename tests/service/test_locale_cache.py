@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import cast
 
 import pytest
 
 from disputebot.engine.context import Policies
 from disputebot.engine.spec import FlowBook
 from disputebot.ports import UnitOfWork, UnitOfWorkFactory
-from tests.service.driver import ServiceChat, service_for
+from tests.service.driver import CommitCrashes, Crash, ServiceChat, service_for
 from tests.support import FixedClock
-
-
-class Crash(Exception):
-    pass
-
-
-class _CommitCrashes:
-    """A unit of work whose ``commit()`` dies (the process is killed before it commits)."""
-
-    def __init__(self, inner: UnitOfWork) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    async def __aenter__(self) -> Self:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._inner.__aexit__(exc_type, exc, tb)
-
-    async def commit(self) -> None:
-        raise Crash("killed before the commit")
 
 
 class Crashing:
@@ -52,7 +22,7 @@ class Crashing:
 
     def __call__(self) -> UnitOfWork:
         if self.crash:
-            return cast("UnitOfWork", _CommitCrashes(self._inner()))
+            return cast("UnitOfWork", CommitCrashes(self._inner()))
         return self._inner()
 
 

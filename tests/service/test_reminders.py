@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 import pytest
 
@@ -26,7 +25,7 @@ from disputebot.service.reminders import REMINDER_KIND, fire_due
 from disputebot.store import migrate
 from disputebot.store.database import create_engine, make_session_factory
 from disputebot.store.uow import SqlUnitOfWorkFactory
-from tests.service.driver import ServiceChat, service_for
+from tests.service.driver import CommitCrashes, Crash, ServiceChat, service_for
 from tests.service.test_review_flow import file_case, keys, outbox_for
 from tests.support import T0, FixedClock, png_bytes
 
@@ -276,35 +275,6 @@ def test_the_setting_gives_the_interval_and_zero_turns_it_off() -> None:
         settings(review_reminder_hours=-1)
 
 
-class Crash(Exception):
-    pass
-
-
-class _CommitCrashes:
-    """A unit of work whose ``commit()`` dies (the process is killed before it commits)."""
-
-    def __init__(self, inner: UnitOfWork) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    async def __aenter__(self) -> Self:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._inner.__aexit__(exc_type, exc, tb)
-
-    async def commit(self) -> None:
-        raise Crash("killed before the commit")
-
-
 class CrashOnce:
     """A factory whose first unit of work crashes at ``commit()``; the rest are the real ones."""
 
@@ -316,7 +286,7 @@ class CrashOnce:
         if self.crashed:
             return self._inner()
         self.crashed = True
-        return cast("UnitOfWork", _CommitCrashes(self._inner()))
+        return cast("UnitOfWork", CommitCrashes(self._inner()))
 
 
 async def test_a_crash_before_commit_neither_loses_nor_repeats_the_reminder(
