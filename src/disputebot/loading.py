@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from disputebot.engine.spec import Flow, FlowBook, parse_flow
+from disputebot.engine.spec import Flow, FlowBook, load_yaml, parse_flow
 from disputebot.errors import ConfigError
 from disputebot.policy.accounts import PlatformProfile
 from disputebot.policy.objectivity import Lexicon
@@ -42,7 +42,7 @@ def load_lexicons(locales_dir: Path) -> tuple[Lexicon, ...]:
 
 def _yaml(path: Path) -> dict[str, object]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     if not isinstance(data, dict):

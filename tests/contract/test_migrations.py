@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
@@ -106,6 +107,42 @@ def test_head_needs_no_ini_file() -> None:
     config = migrate.alembic_config()
     assert config.config_file_name is None
     assert migrate.head() == "0005"
+
+
+def test_heads_read_without_alembic_are_alembics() -> None:
+    scripts = ScriptDirectory.from_config(migrate.alembic_config())
+    assert migrate.heads() == frozenset(scripts.get_heads())
+
+
+def test_heads_of_branches_and_merges(tmp_path: Path) -> None:
+    scripts = {
+        "a.py": 'revision: str = "a"\ndown_revision: str | None = None\n',
+        "b.py": 'revision = "b"\ndown_revision = "a"\n',
+        "c.py": "revision = 'c'\ndown_revision = 'a'\n",
+        "d.py": 'revision: str = "d"\ndown_revision: tuple[str, ...] = ("b", "c")\n',
+        "e.py": 'revision = "e"\ndown_revision = "d"\n',
+        "f.py": 'revision = "f"\ndown_revision = "d"\n',
+        "helpers.py": "def upgrade() -> None:\n    revision = 'not one'\n",
+    }
+    for name, text_ in scripts.items():
+        (tmp_path / name).write_text(text_, encoding="utf-8")
+    assert migrate.heads(tmp_path) == {"e", "f"}
+
+
+async def test_current_heads_read_without_alembic_are_alembics(database: Database) -> None:
+    _, schema = split_schema(database.url)
+
+    def alembic_reads(connection: Connection) -> tuple[str, ...]:
+        opts = {"version_table_schema": schema}
+        return MigrationContext.configure(connection, opts=opts).get_current_heads()
+
+    async with database.engine.connect() as connection:
+        expected = await connection.run_sync(alembic_reads)
+    assert (await migrate.current(database.url),) == expected
+    await migrate.downgrade(database.url, "base")
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(alembic_reads) == ()
+    assert await migrate.current(database.url) is None
 
 
 async def test_sqlite_engine_settings_and_missing_folder(tmp_path: Path) -> None:

@@ -30,6 +30,9 @@ Answers map to ``DeliveryError`` here and nowhere else: 2xx is delivered; 408, 4
 and connection failures are worth retrying, after ``Retry-After`` when the receiver sent one;
 any other answer (other 4xx, and 3xx, which are not followed since a redirected POST loses its
 body) is not.
+
+aiohttp is imported by the sender, not with this module: every ``disputebot run`` starts
+``run_webhooks``, which returns at once when no webhook is configured.
 """
 
 from __future__ import annotations
@@ -46,8 +49,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from disputebot.delivery.limits import Limits, Rate
 from disputebot.delivery.worker import Worker, WorkerConfig
 from disputebot.errors import DeliveryError
@@ -55,6 +56,8 @@ from disputebot.metrics import Metrics
 from disputebot.ports import WEBHOOK_CHAT, Clock, OutboxItem, SenderLock, UnitOfWorkFactory
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from disputebot.config import Settings
 
 __all__ = [
@@ -176,6 +179,8 @@ class WebhookSender:
         clock: Callable[[], float] = time.time,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
+        import aiohttp  # noqa: PLC0415  (see the module docstring)
+
         if not _key(secret):
             raise ValueError("a webhook secret must not be empty")
         self.url = url
@@ -220,6 +225,8 @@ class WebhookSender:
 
     async def send(self, item: OutboxItem) -> None:
         """POST ``item.payload``; returns on a 2xx, raises ``DeliveryError`` otherwise."""
+        import aiohttp  # noqa: PLC0415  (see the module docstring)
+
         body = item.payload.encode("utf-8")
         session = self._open()
         try:
@@ -246,6 +253,8 @@ class WebhookSender:
         raise _refused(self._where, status, detail, wait)
 
     def _open(self) -> aiohttp.ClientSession:
+        import aiohttp  # noqa: PLC0415  (see the module docstring)
+
         if self._session is None:
             self._session = aiohttp.ClientSession()
             self._owns_session = True

@@ -252,20 +252,38 @@ class FlowBook:
         return cls(book)
 
 
+# libyaml's loader when PyYAML was built with it: it reads the conversation files several times
+# faster than the pure-Python one, which was most of the time spent loading them at startup.
+_FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, with libyaml when it is there; an error is PyYAML's own (whose
+    message shows the offending line, which libyaml's does not)."""
+    try:
+        return yaml.load(text, Loader=_FastLoader)
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
+
+
 def parse_flow(text: str, filename: str) -> Flow:
     """Validate one conversation file's text; errors name the file, line and step."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{filename}{line}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict) or node is None:
-        raise ConfigError(f"{filename}:1: a conversation file is a mapping with flow, steps, …")
+    not_a_mapping = f"{filename}:1: a conversation file is a mapping with flow, steps, …"
+    if not isinstance(data, dict):
+        raise ConfigError(not_a_mapping)
     try:
         return Flow.model_validate(data)
     except ValidationError as exc:
+        # Only an error needs the nodes (they carry the lines): composed for it alone.
+        node = yaml.compose(text, Loader=_FastLoader)
+        if node is None:
+            raise ConfigError(not_a_mapping) from exc
         raise ConfigError(_describe(exc, node, data, filename)) from exc
 
 

@@ -3,17 +3,22 @@
 The webhook server adds these routes to its own application; in polling mode ``OpsServer``
 serves them on ``DISPUTEBOT_METRICS_HOST``/``METRICS_PORT``. Both use ``database_health``:
 healthy means a unit of work opens and answers a read.
+
+aiohttp is imported when a server is built, not with this module: the bot checks its health
+in polling mode too, where it serves nothing unless ``METRICS_PORT`` is set.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from disputebot.metrics import CONTENT_TYPE, Metrics
 from disputebot.ports import ChatKey, UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["HealthCheck", "OpsServer", "add_ops_routes", "database_health"]
 
@@ -41,6 +46,7 @@ def add_ops_routes(
     app: web.Application, *, healthy: HealthCheck, metrics: Metrics | None = None
 ) -> None:
     """``GET /healthz`` (200 ``{"ok": true}`` or 503) and, with ``metrics``, ``GET /metrics``."""
+    from aiohttp import web  # noqa: PLC0415  (see the module docstring)
 
     async def health(request: web.Request) -> web.Response:
         del request
@@ -62,12 +68,16 @@ class OpsServer:
     """A small server with only ``/healthz`` and ``/metrics`` (polling mode has no other)."""
 
     def __init__(self, *, healthy: HealthCheck, metrics: Metrics) -> None:
+        from aiohttp import web  # noqa: PLC0415  (see the module docstring)
+
         self.app = web.Application()
         add_ops_routes(self.app, healthy=healthy, metrics=metrics)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
     async def start(self, host: str, port: int) -> None:
+        from aiohttp import web  # noqa: PLC0415  (see the module docstring)
+
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=5)
         await runner.setup()
         try:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from disputebot.channels.telegram.handler import UpdateHandler
 from disputebot.channels.telegram.model import CHANNEL, BotApi
 from disputebot.channels.telegram.polling import Poller
 from disputebot.channels.telegram.sequencer import Sequencer
-from disputebot.channels.telegram.webhook import WebhookServer
 from disputebot.config import Settings
 from disputebot.delivery.webhooks import run_webhooks
 from disputebot.delivery.worker import Worker, WorkerConfig
@@ -35,11 +35,16 @@ from disputebot.service.inbound import Reply
 from disputebot.service.reminders import run_reminders
 from disputebot.web.ops import OpsServer, database_health
 
+if TYPE_CHECKING:
+    from disputebot.channels.telegram.webhook import WebhookServer
+
 log = logging.getLogger(__name__)
 
 MENU = (
     ("report", N_("bot.command.report")),
     ("status", N_("bot.command.status")),
+    ("appeal", N_("bot.command.appeal")),
+    ("check", N_("bot.command.check")),
     ("tips", N_("bot.command.tips")),
     ("language", N_("bot.command.language")),
     ("help", N_("bot.command.help")),
@@ -195,6 +200,9 @@ class TelegramRuntime:
             await self._api.close()
 
     async def _serve_webhook(self, stop: asyncio.Event) -> None:
+        # aiohttp's server is imported only when it serves: polling needs none of it.
+        from disputebot.channels.telegram.webhook import WebhookServer  # noqa: PLC0415
+
         settings = self._settings
         if not settings.webhook_url or settings.webhook_secret is None:
             raise ConfigError("webhook mode needs DISPUTEBOT_WEBHOOK_URL and WEBHOOK_SECRET")
