@@ -40,22 +40,6 @@ def safe_name(name: str) -> str:
     return base[:120] or "file"
 
 
-# The file's bytes and what it takes to read them back (its size and blocks): ``fdatasync``
-# flushes exactly that, skipping only timestamps, which nobody reads. For a file just written
-# the size changed, so it costs about what ``fsync`` does (0.24 against 0.24–0.35 ms here);
-# it is used for saying what is needed, not for speed. macOS has no ``fdatasync``.
-_sync_data = getattr(os, "fdatasync", os.fsync)
-
-
-def _sync_dir(path: Path) -> None:
-    """Make the entries of directory ``path`` durable (a rename into it, a new subfolder)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class EvidenceVault:
     """Stores evidence bytes; returns the ``EvidenceFile`` the engine checks."""
 
@@ -109,21 +93,15 @@ class EvidenceVault:
                 digest, len(data), mime, safe_name(name), None, file_id, declared_mime
             )
         if not target.exists():
-            folder = target.parent
-            if not folder.is_dir():
-                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-                _sync_dir(self.root)  # the new folder's entry
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # Unique per writer: two chats may send the same file at the same moment.
             tmp = target.with_name(f".{digest}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
                 out.flush()
-                _sync_data(out.fileno())
+                os.fsync(out.fileno())
             tmp.replace(target)
-            # The rename is durable only once the folder is: fsync of a file never covers
-            # the directory entry that names it.
-            _sync_dir(folder)
         return EvidenceFile(
             sha256=digest,
             size=len(data),
