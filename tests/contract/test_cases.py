@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from disputebot.cases.records import Status
+from disputebot.cases.records import Status, filed_record
 from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ConflictError, UnitOfWorkFactory
 from disputebot.store.database import make_session_factory
@@ -309,6 +309,45 @@ async def test_last_false_rejection_is_the_newest_of_the_reporters(
     assert alice.last_false_rejection_at.tzinfo is UTC
     assert reopened.last_false_rejection_at == at(hours=1)
     assert dict(reopened.open_cases) == {"store:1": "A2"}
+
+
+async def test_reporter_facts_keep_open_cases_outside_the_24_hours(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # Open cases, but none in the window: the counts and the open cases come back together.
+    async with uow_factory() as uow:
+        await uow.cases.add(new_case("DR-1", account_key="store:1"), submitted())
+        await uow.cases.add(
+            new_case("DR-2", account_key="store:1", created_at=at(1)), submitted(at(1))
+        )
+        await uow.cases.add(
+            new_case("DR-3", account_key="store:2", created_at=at(2)), submitted(at(2))
+        )
+        await uow.commit()
+    async with uow_factory() as uow:
+        facts = await uow.cases.reporter_facts(ALICE.user_ref, at(days=3))
+    assert facts.reports_last_24h == 0
+    assert facts.oldest_report_last_24h is None
+    # With two open cases on one account, the newest is named.
+    assert dict(facts.open_cases) == {"store:1": "DR-2", "store:2": "DR-3"}
+    assert facts.last_false_rejection_at is None
+
+
+async def test_a_case_reads_back_as_filed_record_says(uow_factory: UnitOfWorkFactory) -> None:
+    ahead = timezone(timedelta(hours=3))
+    case = new_case(
+        "DR-1",
+        created_at=at(5).astimezone(ahead),
+        evidence_files=(evidence(1), evidence(2)),
+        answers={"category": "fake_logistics", "evidence": ({"n": 1},), "item": 7},
+    )
+    first = submitted(at(5).astimezone(ahead))
+    async with uow_factory() as uow:
+        await uow.cases.add(case, first)
+        assert await uow.cases.get("DR-1") == filed_record(case, first)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.cases.get("DR-1") == filed_record(case, first)
 
 
 async def test_listing_loads_evidence_and_events_without_n_plus_1(database: Database) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -111,6 +112,37 @@ class CaseRecord:
         if position < len(self.evidence_sources):
             return self.evidence_sources[position]
         return EvidenceSource.REPORTER
+
+
+def filed_record(case: NewCase, first_event: CaseEvent) -> CaseRecord:
+    """``case`` as ``CaseStore.add(case, first_event)`` stores it, so as ``get`` reads it
+    back right after: a filing need not read the case it just wrote. Times come back in UTC,
+    the account and answers as their JSON reads back."""
+    created_at = case.created_at.astimezone(UTC)
+    return CaseRecord(
+        public_id=case.public_id,
+        status=Status.SUBMITTED,
+        reporter_id=case.reporter_id,
+        category=case.category,
+        account_key=case.account_key,
+        account=_as_stored(case.account),
+        description=case.description,
+        flow=case.flow,
+        flow_version=case.flow_version,
+        attestation=case.attestation,
+        created_at=created_at,
+        updated_at=created_at,
+        evidence=tuple(case.evidence),
+        events=(replace(first_event, at=first_event.at.astimezone(UTC)),),
+        answers=_as_stored(case.answers),
+        evidence_sources=(EvidenceSource.REPORTER,) * len(case.evidence),
+    )
+
+
+def _as_stored(value: Mapping[str, Any]) -> dict[str, Any]:
+    # A JSON column gives back lists for tuples and string keys.
+    copy: dict[str, Any] = json.loads(json.dumps(dict(value)))
+    return copy
 
 
 @dataclass(frozen=True, slots=True)

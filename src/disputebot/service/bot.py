@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from disputebot.cases.ids import new_case_id
-from disputebot.cases.records import Status
+from disputebot.cases.records import Status, filed_record
 from disputebot.engine import machine
 from disputebot.engine.context import Context, Policies
 from disputebot.engine.effects import FileCase, Finish, Msg, Say
@@ -383,7 +383,8 @@ class BotService:
     ) -> list[Say]:
         now = self._clock.now()
         case = filing.new_case(action, self._case_ids(), chat.user_ref, now)
-        await uow.cases.add(case, filing.filed_event(case))
+        first_event = filing.filed_event(case)
+        await uow.cases.add(case, first_event)
         await self._actions.track_reminder(uow, case.public_id, Status.SUBMITTED)
         await self._actions.platform_event(
             uow,
@@ -403,10 +404,10 @@ class BotService:
             {"category": category, "account": account_value(case.account)},
         )
         await self._actions.announce(uow, case.public_id, chat.channel, summary)
-        stored = await uow.cases.get(case.public_id)
-        if stored is not None:
-            for addon in self._addons:
-                await addon.on_filed(uow, stored)
+        # Nothing above changes the case: built from what was added, not read back.
+        stored = filed_record(case, first_event)
+        for addon in self._addons:
+            await addon.on_filed(uow, stored)
         bind_case(case.public_id)
         filed = _filed.get()
         if filed is not None:

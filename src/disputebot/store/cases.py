@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     union_all,
     update,
 )
@@ -296,6 +297,60 @@ _COUNT_UPHELD = (
 )
 
 
+def _reporter_facts_statement() -> Select[*tuple[Any, ...]]:
+    """The abuse-check facts in one round trip: the aggregates as a one-row derived table,
+    left-joined to the reporter's open cases. Built once; it binds ``reporter_id``, ``now``
+    and ``since`` (``now - REPORT_WINDOW``)."""
+    reporter = CaseRow.reporter_id == bindparam("reporter_id")
+    last_false = (
+        select(func.max(CaseEventRow.at))
+        .join(CaseRow, CaseRow.id == CaseEventRow.case_id)
+        .where(
+            reporter,
+            CaseEventRow.to_status == Status.REJECTED.value,
+            CaseEventRow.kind == FALSE_REPORT_KIND,
+            # Only while the rejection stands: a case reopened (or later upheld) frees its
+            # reporter from the cooldown.
+            CaseRow.status.in_(STANDING_REJECTION_STATUSES),
+            or_(CaseRow.outcome.is_(None), CaseRow.outcome == Status.REJECTED.value),
+        )
+        .scalar_subquery()
+    )
+    # Aggregates without GROUP BY: exactly one row, even for a reporter with no cases.
+    facts = (
+        select(
+            func.count().label("reports"),
+            func.min(CaseRow.created_at).label("oldest"),
+            last_false.label("last_false"),
+        )
+        .where(
+            reporter,
+            CaseRow.created_at > bindparam("since", type_=UTCDateTime()),
+            CaseRow.created_at <= bindparam("now", type_=UTCDateTime()),
+        )
+        .subquery("facts")
+    )
+    open_cases = (
+        select(CaseRow.account_key, CaseRow.public_id, CaseRow.created_at, CaseRow.id)
+        .where(reporter, CaseRow.status.in_([s.value for s in OPEN_STATUSES]))
+        .subquery("open_cases")
+    )
+    return (
+        select(
+            facts.c.reports,
+            facts.c.oldest,
+            facts.c.last_false,
+            open_cases.c.account_key,
+            open_cases.c.public_id,
+        )
+        .select_from(facts.outerjoin(open_cases, true()))
+        .order_by(open_cases.c.created_at, open_cases.c.id)
+    )
+
+
+_REPORTER_FACTS = _reporter_facts_statement()
+
+
 class SqlCaseStore:
     """Cases with their evidence and audit trail."""
 
@@ -353,43 +408,20 @@ class SqlCaseStore:
 
     async def reporter_facts(self, reporter_id: str, now: datetime) -> ReporterFacts:
         require_aware(now)
-        count, oldest = (
+        rows = (
             await self._session.execute(
-                select(func.count(), func.min(CaseRow.created_at)).where(
-                    CaseRow.reporter_id == reporter_id,
-                    CaseRow.created_at > now - REPORT_WINDOW,
-                    CaseRow.created_at <= now,
-                )
+                _REPORTER_FACTS,
+                {"reporter_id": reporter_id, "now": now, "since": now - REPORT_WINDOW},
             )
-        ).one()
-        open_rows = await self._session.execute(
-            select(CaseRow.account_key, CaseRow.public_id)
-            .where(
-                CaseRow.reporter_id == reporter_id,
-                CaseRow.status.in_([s.value for s in OPEN_STATUSES]),
-            )
-            .order_by(CaseRow.created_at, CaseRow.id)
-        )
-        # Ordered oldest first, so with several open cases on one account the newest wins.
-        open_cases = {row.account_key: row.public_id for row in open_rows}
-        last_false = await self._session.scalar(
-            select(func.max(CaseEventRow.at))
-            .join(CaseRow, CaseRow.id == CaseEventRow.case_id)
-            .where(
-                CaseRow.reporter_id == reporter_id,
-                CaseEventRow.to_status == Status.REJECTED.value,
-                CaseEventRow.kind == FALSE_REPORT_KIND,
-                # Only while the rejection stands: a case reopened (or later upheld) frees
-                # its reporter from the cooldown.
-                CaseRow.status.in_(STANDING_REJECTION_STATUSES),
-                or_(CaseRow.outcome.is_(None), CaseRow.outcome == Status.REJECTED.value),
-            )
-        )
+        ).all()
+        # One row per open case, oldest first (so with several open cases on one account the
+        # newest wins), or a single row of NULLs for the reporter with none.
+        first = rows[0]
         return ReporterFacts(
-            reports_last_24h=int(count),
-            oldest_report_last_24h=oldest,
-            open_cases=open_cases,
-            last_false_rejection_at=last_false,
+            reports_last_24h=int(first.reports),
+            oldest_report_last_24h=first.oldest,
+            open_cases={row.account_key: row.public_id for row in rows if row.public_id},
+            last_false_rejection_at=first.last_false,
             own_account_keys=frozenset(),
         )
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Table,
+    Text,
     any_,
     bindparam,
     case,
@@ -107,6 +108,40 @@ async def _upsert(session: AsyncSession, change: Executable, create: Executable)
         await session.execute(change)
 
 
+# The statements of every update, built once on the table (Core, not ORM): building one and
+# its cache key each call cost about as much as running it.
+_SESSIONS = cast("Table", SessionRow.__table__)
+# Named apart from the columns: an UPDATE takes a parameter named as a column as its value.
+_THIS_CHAT = (
+    _SESSIONS.c.channel == bindparam("this_channel"),
+    _SESSIONS.c.chat_id == bindparam("this_chat_id"),
+)
+_GET_SESSION = select(_SESSIONS.c.data, _SESSIONS.c.revision).where(*_THIS_CHAT)
+_NEXT_SESSION = (
+    _SESSIONS.update()
+    .where(*_THIS_CHAT, _SESSIONS.c.revision == bindparam("expected"))
+    .values(
+        data=bindparam("new_data", type_=Text()),
+        revision=bindparam("new_revision", type_=Integer()),
+        updated_at=bindparam("at", type_=UTCDateTime()),
+    )
+)
+
+
+@functools.lru_cache(maxsize=2)
+def _create_session(dialect: str) -> Executable:
+    """``INSERT … ON CONFLICT DO NOTHING`` for a new session, built once per dialect."""
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return make(_SESSIONS).on_conflict_do_nothing()
+
+
+_UNREACHABLE = cast("Table", ChatUnreachableRow.__table__)
+_MARK_REACHABLE = _UNREACHABLE.delete().where(
+    _UNREACHABLE.c.channel == bindparam("channel"),
+    _UNREACHABLE.c.chat_id == bindparam("chat_id"),
+)
+
+
 class SqlSessionStore:
     """Conversation sessions with an optimistic lock on ``revision``."""
 
@@ -118,9 +153,7 @@ class SqlSessionStore:
     async def get(self, chat: ChatKey) -> StoredSession | None:
         row = (
             await self._session.execute(
-                select(SessionRow.data, SessionRow.revision).where(
-                    SessionRow.channel == chat.channel, SessionRow.chat_id == chat.chat_id
-                )
+                _GET_SESSION, {"this_channel": chat.channel, "this_chat_id": chat.chat_id}
             )
         ).one_or_none()
         return None if row is None else StoredSession(data=row.data, revision=row.revision)
@@ -132,29 +165,29 @@ class SqlSessionStore:
             # transaction stays usable all the same.
             created = await _rowcount(
                 self._session,
-                _insert(self._session)(SessionRow)
-                .values(
-                    channel=chat.channel,
-                    chat_id=chat.chat_id,
-                    data=data,
-                    revision=1,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing(),
+                _create_session(self._session.get_bind().dialect.name),
+                {
+                    "channel": chat.channel,
+                    "chat_id": chat.chat_id,
+                    "data": data,
+                    "revision": 1,
+                    "updated_at": now,
+                },
             )
             if not created:
                 raise ConflictError(f"a session for {chat.user_ref} already exists")
             return 1
         changed = await _rowcount(
             self._session,
-            update(SessionRow)
-            .where(
-                SessionRow.channel == chat.channel,
-                SessionRow.chat_id == chat.chat_id,
-                SessionRow.revision == expected_revision,
-            )
-            .values(data=data, revision=expected_revision + 1, updated_at=now)
-            .execution_options(synchronize_session=False),
+            _NEXT_SESSION,
+            {
+                "this_channel": chat.channel,
+                "this_chat_id": chat.chat_id,
+                "expected": expected_revision,
+                "new_revision": expected_revision + 1,
+                "new_data": data,
+                "at": now,
+            },
         )
         if changed != 1:
             raise ConflictError(
@@ -618,14 +651,10 @@ class SqlOutbox:
         )
 
     async def mark_reachable(self, chat: ChatKey) -> bool:
+        # Every update runs this; the delivery worker (maybe another process) marks chats
+        # unreachable, so only the database knows whether there is a row to delete.
         gone = await _rowcount(
-            self._session,
-            delete(ChatUnreachableRow)
-            .where(
-                ChatUnreachableRow.channel == chat.channel,
-                ChatUnreachableRow.chat_id == chat.chat_id,
-            )
-            .execution_options(synchronize_session=False),
+            self._session, _MARK_REACHABLE, {"channel": chat.channel, "chat_id": chat.chat_id}
         )
         return gone > 0
 
