@@ -91,8 +91,13 @@ def chat(n: int) -> ChatKey:
 
 
 async def write(uow: UnitOfWork, n: int) -> None:
-    """An update's effect with its update id, as ``BotService._handle_once`` writes them."""
+    """An update's effect with its update id, as ``BotService._handle_once`` writes them.
+
+    The unit suspends between its statements, as any unit that awaits something does, so the
+    units gathered beside it queue for the writer meanwhile (the inline SQLite driver itself
+    never suspends a statement that does not wait for a lock)."""
     await uow.sessions.put(chat(n), f"state {n}", None)
+    await asyncio.sleep(0)
     await uow.updates.record("telegram", str(n), T0)
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from disputebot.store import migrate
-from disputebot.store.database import create_engine, split_schema
+from disputebot.store.database import SQLITE_BUSY_TIMEOUT_MS, create_engine, split_schema
+from disputebot.store.inline_sqlite import InlineConnection
 from disputebot.store.models import Base
 from tests.contract.builders import Database
 
@@ -145,17 +146,20 @@ async def test_current_heads_read_without_alembic_are_alembics(database: Databas
     assert await migrate.current(database.url) is None
 
 
-async def test_sqlite_engine_settings_and_missing_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("inline", [True, False])
+async def test_sqlite_engine_settings_and_missing_folder(tmp_path: Path, inline: bool) -> None:
     path = tmp_path / "not" / "yet" / "there.db"
     url = f"sqlite+aiosqlite:///{path}"
     await migrate.upgrade(url)
-    engine = create_engine(url)
+    engine = create_engine(url, sqlite_inline=inline)
     try:
         async with engine.connect() as connection:
             pragmas = {
                 name: (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
                 for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
             }
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
     finally:
         await engine.dispose()
     assert path.exists()
@@ -164,8 +168,13 @@ async def test_sqlite_engine_settings_and_missing_folder(tmp_path: Path) -> None
         "journal_mode": "wal",
         "synchronous": 1,
         "foreign_keys": 1,
-        "busy_timeout": 5000,
+        # The inline driver keeps SQLite's own wait at 0: a statement that meets a lock
+        # waits the busy timeout on a worker thread instead of on the event loop.
+        "busy_timeout": 0 if inline else SQLITE_BUSY_TIMEOUT_MS,
     }
+    assert isinstance(driver, InlineConnection) == inline
+    if inline:
+        assert driver.busy_timeout_ms == SQLITE_BUSY_TIMEOUT_MS
 
 
 def test_a_schema_on_sqlite_is_refused() -> None:

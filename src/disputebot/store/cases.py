@@ -52,6 +52,7 @@ from disputebot.cases.records import (
 from disputebot.policy.abuse import ReporterFacts
 from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ConflictError
+from disputebot.store.inline_sqlite import offloaded
 from disputebot.store.models import (
     CaseEventRow,
     CaseRow,
@@ -630,7 +631,7 @@ class SqlCaseStore:
     async def times_since(self, since: datetime) -> builtins.list[CaseTimes]:
         # Columns only: /stats reads every recent case, and loading ORM objects is far slower.
         since = require_aware(since)
-        rows = await self._session.execute(
+        query = (
             select(
                 CaseRow.public_id,
                 CaseRow.status,
@@ -647,6 +648,9 @@ class SqlCaseStore:
             )
             .order_by(CaseRow.created_at, CaseRow.id)
         )
+        # Every recent case: on SQLite it is read on a worker thread, so chats do not wait.
+        with offloaded():
+            rows = await self._session.execute(query)
         # Positional unpacking and a dict for the status: on 10,000 rows, named access and
         # Status(...) calls cost as much as the query.
         statuses = _STATUSES

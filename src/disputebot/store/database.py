@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from disputebot.store import inline_sqlite
+
 __all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_engine", "make_session_factory", "split_schema"]
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -56,6 +58,7 @@ def create_engine(
     *,
     schema: str | None = None,
     sqlite_foreign_keys: bool = True,
+    sqlite_inline: bool = True,
     **options: Any,
 ) -> AsyncEngine:
     """Create an async engine tuned for the backend ``url`` names.
@@ -65,12 +68,16 @@ def create_engine(
         schema: PostgreSQL schema to work in (the ``search_path``); overrides the URL's.
         sqlite_foreign_keys: migrations turn enforcement off, as Alembic's batch mode
             recreates tables and a cascading delete would empty their children.
+        sqlite_inline: run SQLite statements on the event loop's thread
+            (``store.inline_sqlite``) instead of aiosqlite's thread round trips.
         **options: passed on to SQLAlchemy's ``create_async_engine``.
     """
     parsed, chosen_schema = split_schema(url, schema)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         _make_parent_folder(parsed)
+        if parsed.get_driver_name() == "aiosqlite" and sqlite_inline:
+            options.setdefault("module", inline_sqlite.dbapi(SQLITE_BUSY_TIMEOUT_MS))
         engine = _create_async_engine(parsed, **options)
         _tune_sqlite(engine, foreign_keys=sqlite_foreign_keys)
         return engine
@@ -113,7 +120,9 @@ def _tune_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            for pragma in pragmas:
+            # The inline driver keeps SQLite's own busy timeout at 0 and waits on a thread.
+            inline = inline_sqlite.is_inline(dbapi_connection)
+            for pragma in pragmas[1:] if inline else pragmas:
                 _execute_waiting(cursor, pragma)
         finally:
             cursor.close()
