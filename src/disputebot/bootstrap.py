@@ -107,6 +107,7 @@ async def build(settings: Settings, *, upgrade_sqlite: bool = True) -> App:
         negotiate=negotiate,
     )
     metrics = Metrics()
+    vault = EvidenceVault(settings.evidence_dir)
     service = BotService(
         uow_factory,
         content.book,
@@ -120,8 +121,8 @@ async def build(settings: Settings, *, upgrade_sqlite: bool = True) -> App:
         reminder_after=settings.review_reminder_after,
         platform_events=settings.platform_webhooks,
         fairness=fairness_rules(settings),
+        evidence_settled=vault.settle,
     )
-    vault = EvidenceVault(settings.evidence_dir)
     return App(settings, content, engine, uow_factory, vault, service, clock, metrics)
 
 

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
+
 from disputebot.cases.records import Status
+from disputebot.engine.context import Policies
 from disputebot.engine.effects import say_from_json
 from disputebot.engine.events import ButtonPressed, FilesReceived, TextReceived
+from disputebot.engine.spec import FlowBook
 from disputebot.ports import ChatKey, UnitOfWorkFactory
 from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
 from disputebot.service.inbound import Inbound
-from tests.service.driver import FACTS, STORE, ServiceChat, to_evidence, to_summary
+from tests.service.driver import (
+    FACTS,
+    STORE,
+    ServiceChat,
+    service_for,
+    to_evidence,
+    to_summary,
+)
 from tests.support import FixedClock, elf_bytes, pdf_bytes, png_bytes
 
 
@@ -293,3 +305,35 @@ async def test_album_items_applied_earlier_are_skipped_the_rest_applied(
         assert await uow.updates.seen("test", "101")
     assert stored is not None
     assert stored.data.count('"sha256"') == 2
+
+
+async def test_a_case_is_filed_only_once_its_files_are_settled(
+    uow_factory: UnitOfWorkFactory,
+    book: FlowBook,
+    policies: Policies,
+    clock: FixedClock,
+    vault: EvidenceVault,
+) -> None:
+    settled: list[list[str]] = []
+    disk_fails = True
+
+    async def settle(paths: Iterable[str]) -> None:
+        settled.append(list(paths))
+        if disk_fails:
+            raise OSError(5, "Input/output error")
+        await vault.settle(settled[-1])
+
+    service = service_for(uow_factory, book, policies, clock, evidence_settled=settle)
+    chat = ServiceChat(service)
+    submit = await to_summary(chat, vault)
+    with pytest.raises(OSError, match="Input/output"):  # the channel says sorry, try again
+        await chat.send(ButtonPressed(submit.data), "submit-1")
+    async with uow_factory() as uow:
+        assert await uow.cases.list() == []  # not filed: its file may not be on disk
+        assert await uow.sessions.get(chat.chat) is not None  # the report is kept
+    disk_fails = False
+    await chat.send(ButtonPressed(submit.data), "submit-2")
+    async with uow_factory() as uow:
+        (case,) = await uow.cases.list()
+    assert [e.stored_path for e in case.evidence] == settled[-1]
+    assert len(settled[-1]) == 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
 import pytest
 
+from disputebot.service import evidence
 from disputebot.service.evidence import EvidenceVault, safe_name
 from tests.support import elf_bytes, pdf_bytes, png_bytes, sha
 
@@ -71,3 +73,67 @@ async def test_refused_types_are_never_written(tmp_path: Path) -> None:
     assert kept.sha256 == sha(elf_bytes())
     assert kept.stored_path is None
     assert not (tmp_path / "ev").exists()
+
+
+class SyncLog:
+    """Records what the vault asks the disk to sync (files by inode, folders by path)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, fail: bool = False) -> None:
+        self.files: list[int] = []
+        self.folders: list[Path] = []
+        self.fail = fail
+        monkeypatch.setattr(evidence, "_sync_data", self._file)
+        monkeypatch.setattr(evidence, "_sync_dir", self._folder)
+
+    def _file(self, fd: int) -> None:
+        if self.fail:
+            raise OSError(5, "Input/output error")
+        self.files.append(os.fstat(fd).st_ino)
+
+    def _folder(self, path: Path) -> None:
+        self.folders.append(Path(path))
+
+
+async def test_kept_files_are_durable_once_settled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = SyncLog(monkeypatch)
+    root = tmp_path / "evidence"
+    vault = EvidenceVault(root)
+    kept = await vault.keep_bytes(png_bytes(8), "a.png")
+    assert kept.stored_path is not None
+    await vault.settle([kept.stored_path])
+    stored = Path(kept.stored_path)
+    assert synced.files == [stored.stat().st_ino]
+    # The file's folder names it; the root names the folder, which this keep created.
+    assert synced.folders == [stored.parent, root]
+    # Settled once: filing it again (another case, the same bytes) needs no second sync.
+    await vault.settle([kept.stored_path])
+    assert len(synced.files) == 1
+
+
+async def test_files_kept_before_a_restart_are_synced_when_settled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = EvidenceVault(tmp_path / "evidence")
+    kept = await before.keep_bytes(png_bytes(9), "a.png")
+    assert kept.stored_path is not None
+    await before.settle([kept.stored_path])
+    synced = SyncLog(monkeypatch)
+    await EvidenceVault(tmp_path / "evidence").settle([kept.stored_path])
+    assert synced.files == [Path(kept.stored_path).stat().st_ino]
+    assert synced.folders == [Path(kept.stored_path).parent]
+
+
+async def test_a_failed_sync_fails_settle_and_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = SyncLog(monkeypatch, fail=True)
+    vault = EvidenceVault(tmp_path / "evidence")
+    kept = await vault.keep_bytes(png_bytes(10), "a.png")
+    assert kept.stored_path is not None
+    with pytest.raises(OSError, match="Input/output"):
+        await vault.settle([kept.stored_path])
+    synced.fail = False
+    await vault.settle([kept.stored_path])
+    assert synced.files == [Path(kept.stored_path).stat().st_ino]

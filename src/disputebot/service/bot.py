@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -85,13 +85,17 @@ class BotService:
         reminder_after: timedelta | None = None,
         platform_events: bool = False,
         fairness: FairnessRules | None = None,
+        evidence_settled: Callable[[Iterable[str]], Awaitable[None]] | None = None,
     ) -> None:
         """``reminder_after``: how long a case may wait on staff before its reporter is told
         it is still under review (``None`` or zero: never; see ``service.reminders``).
         ``platform_events``: write case events for the marketplace's webhook to the outbox.
         ``fairness``: the settings of the reported party's channel, appeals, reporter standing
-        and coordinated-report checks."""
+        and coordinated-report checks. ``evidence_settled``: returns once the evidence files at
+        the given paths are durable (``EvidenceVault.settle``); a case waits for it before it
+        is filed."""
         self._uow = uow_factory
+        self._evidence_settled = evidence_settled
         self._book = book
         self._policies = policies
         self._clock = clock
@@ -383,6 +387,8 @@ class BotService:
     ) -> list[Say]:
         now = self._clock.now()
         case = filing.new_case(action, self._case_ids(), chat.user_ref, now)
+        if self._evidence_settled is not None:
+            await self._evidence_settled(e.stored_path for e in case.evidence if e.stored_path)
         first_event = filing.filed_event(case)
         await uow.cases.add(case, first_event)
         await self._actions.track_reminder(uow, case.public_id, Status.SUBMITTED)
