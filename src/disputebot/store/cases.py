@@ -13,11 +13,13 @@ import builtins
 import functools
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Executable,
     Select,
+    Table,
     bindparam,
     case,
     delete,
@@ -30,7 +32,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -352,6 +354,18 @@ def _reporter_facts_statement() -> Select[*tuple[Any, ...]]:
 _REPORTER_FACTS = _reporter_facts_statement()
 
 
+_INSERT_EVIDENCE = insert(cast("Table", EvidenceRow.__table__))
+_INSERT_EVENT = insert(cast("Table", CaseEventRow.__table__))
+
+
+@functools.lru_cache(maxsize=2)
+def _insert_case(dialect: str) -> Executable:
+    """``INSERT … ON CONFLICT (public_id) DO NOTHING RETURNING id``, built once per dialect."""
+    table = cast("Table", CaseRow.__table__)
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return make(table).on_conflict_do_nothing(index_elements=["public_id"]).returning(table.c.id)
+
+
 class SqlCaseStore:
     """Cases with their evidence and audit trail."""
 
@@ -361,32 +375,41 @@ class SqlCaseStore:
     async def add(self, case: NewCase, first_event: CaseEvent) -> None:
         require_aware(case.created_at)
         require_aware(first_event.at)
-        row = CaseRow(
-            public_id=case.public_id,
-            status=Status.SUBMITTED.value,
-            reporter_id=case.reporter_id,
-            category=case.category,
-            account_key=case.account_key,
-            account=dict(case.account),
-            description=case.description,
-            answers=dict(case.answers),
-            flow=case.flow,
-            flow_version=case.flow_version,
-            attestation=case.attestation,
-            created_at=case.created_at,
-            updated_at=case.created_at,
-            decision={},
-            evidence=[
-                EvidenceRow(**_evidence_values(i, item)) for i, item in enumerate(case.evidence)
-            ],
-            events=[CaseEventRow(**_event_values(first_event))],
+        # Core statements, not an ORM flush: filing runs on the update path. A duplicate
+        # public id inserts nothing (ON CONFLICT DO NOTHING), so the transaction stays usable
+        # without a SAVEPOINT on PostgreSQL too.
+        case_id = await self._session.scalar(
+            _insert_case(self._session.get_bind().dialect.name),
+            {
+                "public_id": case.public_id,
+                "status": Status.SUBMITTED.value,
+                "reporter_id": case.reporter_id,
+                "category": case.category,
+                "account_key": case.account_key,
+                "account": dict(case.account),
+                "description": case.description,
+                "answers": dict(case.answers),
+                "flow": case.flow,
+                "flow_version": case.flow_version,
+                "attestation": case.attestation,
+                "created_at": case.created_at,
+                "updated_at": case.created_at,
+                "decision": {},
+            },
         )
-        try:
-            # Leaving the savepoint flushes, so a duplicate public id surfaces here.
-            async with self._session.begin_nested():
-                self._session.add(row)
-        except IntegrityError as exc:
-            raise ConflictError(f"case {case.public_id} already exists") from exc
+        if case_id is None:
+            raise ConflictError(f"case {case.public_id} already exists")
+        if case.evidence:
+            await self._session.execute(
+                _INSERT_EVIDENCE,
+                [
+                    {"case_id": case_id, **_evidence_values(i, item)}
+                    for i, item in enumerate(case.evidence)
+                ],
+            )
+        await self._session.execute(
+            _INSERT_EVENT, {"case_id": case_id, **_event_values(first_event)}
+        )
 
     async def get(self, public_id: str) -> CaseRecord | None:
         rows = await self._load(select(CaseRow).where(CaseRow.public_id == public_id))
@@ -432,11 +455,6 @@ class SqlCaseStore:
     async def apply(self, public_id: str, change: CaseChange) -> None:
         event = change.event
         at = require_aware(event.at)
-        case_id = await self._session.scalar(
-            select(CaseRow.id).where(CaseRow.public_id == public_id)
-        )
-        if case_id is None:
-            raise KeyError(public_id)
         values: dict[str, Any] = {"updated_at": at}
         if change.to is not None:
             values["status"] = change.to.value
@@ -466,14 +484,18 @@ class SqlCaseStore:
             values["first_response_at"] = func.coalesce(
                 CaseRow.first_response_at, literal(at, UTCDateTime())
             )
-        statement = update(CaseRow).where(CaseRow.id == case_id)
+        statement = update(CaseRow).where(CaseRow.public_id == public_id)
         if event.from_status is not None:
             # Optimistic: two staff acting on one case at once cannot both move it.
             statement = statement.where(CaseRow.status == event.from_status.value)
-        result = await self._session.execute(
-            statement.values(**values).execution_options(synchronize_session=False)
+        case_id = await self._session.scalar(
+            statement.values(**values)
+            .returning(CaseRow.id)
+            .execution_options(synchronize_session=False)
         )
-        if getattr(result, "rowcount", 1) != 1:
+        if case_id is None:
+            if await self._case_id_or_none(public_id) is None:
+                raise KeyError(public_id)
             raise ConflictError(f"case {public_id} is no longer {event.from_status}")
         if change.evidence:
             # After the UPDATE, which holds the case row's lock on PostgreSQL: a concurrent
@@ -621,12 +643,16 @@ class SqlCaseStore:
         return found
 
     async def _case_id(self, public_id: str) -> int:
-        case_id = await self._session.scalar(
-            select(CaseRow.id).where(CaseRow.public_id == public_id)
-        )
+        case_id = await self._case_id_or_none(public_id)
         if case_id is None:
             raise KeyError(public_id)
         return case_id
+
+    async def _case_id_or_none(self, public_id: str) -> int | None:
+        found: int | None = await self._session.scalar(
+            select(CaseRow.id).where(CaseRow.public_id == public_id)
+        )
+        return found
 
     async def times_since(self, since: datetime) -> builtins.list[CaseTimes]:
         # Columns only: /stats reads every recent case, and loading ORM objects is far slower.
