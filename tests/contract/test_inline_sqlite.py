@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -202,3 +203,76 @@ async def test_the_wal_is_checkpointed_every_so_many_commits(
     checkpointed = await wal_size_after(tmp_path / "a.db", 300, 20, monkeypatch)
     unchecked = await wal_size_after(tmp_path / "b.db", 300, 10**6, monkeypatch)
     assert checkpointed * 4 < unchecked
+
+
+CANCEL_A_LONG_READ = """
+import asyncio, sys
+from sqlalchemy import text
+from disputebot.store import inline_sqlite
+from disputebot.store.database import create_engine
+
+LONG = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT max(i) FROM n"
+
+async def main(path):
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async def long_read():
+        async with engine.connect() as connection:
+            with inline_sqlite.offloaded():
+                await connection.execute(text(LONG))
+    try:
+        await asyncio.wait_for(long_read(), 0.2)
+    except TimeoutError:
+        pass
+    async with engine.begin() as connection:  # the connection is usable, the lock free
+        await connection.execute(text("SELECT 1"))
+    await engine.dispose()
+    print("ok")
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_cancelling_a_read_on_a_worker_thread_waits_for_the_thread(path: Path) -> None:
+    # In a child process: two threads on one sqlite3 connection can crash the interpreter,
+    # which must fail this test, not end the test run.
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CANCEL_A_LONG_READ,
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(child.communicate(), PATIENCE)
+    assert child.returncode == 0, err.decode()
+    assert out.decode().split() == ["ok"]
+
+
+async def test_a_unit_cancelled_while_waiting_for_another_process_leaves_nothing_held(
+    engine: AsyncEngine, path: Path
+) -> None:
+    started = threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(path, 0.5, started))
+    holder.start()
+    try:
+        assert await asyncio.to_thread(started.wait, PATIENCE)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(insert(engine, "given up"), 0.1)
+    finally:
+        await asyncio.to_thread(holder.join)
+    await asyncio.wait_for(insert(engine, "after"), PATIENCE)
+    assert await values(engine) == ["other", "after"]
+
+
+async def test_databases_that_are_not_files_do_not_share_a_lock(tmp_path: Path) -> None:
+    first = create_engine("sqlite+aiosqlite://")
+    second = create_engine("sqlite+aiosqlite://")
+    try:
+        async with first.begin() as one:
+            await one.execute(text("SELECT 1"))
+            # Holding the first in-memory database's transaction, the second's starts at once.
+            async with second.begin() as two:
+                await asyncio.wait_for(two.execute(text("SELECT 1")), PATIENCE)
+    finally:
+        await first.dispose()
+        await second.dispose()

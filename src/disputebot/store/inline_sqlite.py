@@ -10,28 +10,36 @@ DBAPI module).
 What could block the loop is kept off it:
 
 - **Waiting for a lock.** SQLite's own busy timeout is 0 on these connections, so a statement
-  that meets a lock fails at once; it is then run again on a worker thread with the real busy
-  timeout, while the loop serves other chats. Connections of one process to one file never
-  wait that way: a transaction starts (``BEGIN``) only once it holds the file's write lock, an
-  ``asyncio.Lock`` released when the transaction ends, so units of work queue on the loop.
-  Another process holding the database (the CLI, a migration) is what the thread waits for.
+  that meets a lock fails at once; the driver tries it again after a short sleep on the loop
+  (1 ms, doubling up to 50 ms, as SQLite's own handler backs off) until the busy timeout has
+  passed, while the loop serves other chats. Connections of one process to one file do not
+  even get there: a transaction starts (``BEGIN``) only once it holds the file's write lock,
+  an ``asyncio.Lock`` released when the transaction ends, so units of work queue on the loop.
+  Another process holding the database (the CLI, a migration) is what the retries wait for.
 - **Writing to disk.** In WAL mode with ``synchronous=NORMAL`` (``store.database`` sets both) a
   COMMIT appends to the WAL without syncing it; only checkpoints sync files. SQLite's automatic
   checkpoint would run inside whichever COMMIT crossed its threshold, on the loop, so it is
-  off on these connections (``wal_autocheckpoint=0``): every ``CHECKPOINT_EVERY`` commits to a
-  file, that commit and a passive checkpoint run on a worker thread instead.
-- **Long reads.** Inside ``offloaded()`` every statement runs on a worker thread: for the few
-  queries that scan many rows (statistics, exports), so one staff member's chart does not hold
-  up every chat.
+  off on these connections (``wal_autocheckpoint=0``): after every ``CHECKPOINT_EVERY``-th
+  commit to a file a passive checkpoint runs on a worker thread, before the committing
+  connection gives the write lock back (writers of this process wait for it meanwhile, as they
+  would for SQLite's own; the loop does not).
+- **Long reads.** Inside ``offloaded()`` statements run on a worker thread: for the few
+  queries that scan many rows (statistics), so one staff member's chart does not hold up the
+  loop.
+
+A connection is never used by two threads at once: whatever runs on a worker thread is awaited
+to its end, also when the awaiting task is cancelled (a long read is interrupted first), and
+closing a connection waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from types import SimpleNamespace, TracebackType
 from typing import Any, TypeVar
@@ -42,11 +50,13 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util.concurrency import await_
 
-__all__ = ["InlineConnection", "dbapi", "is_inline", "offloaded"]
+__all__ = ["CHECKPOINT_EVERY", "InlineConnection", "dbapi", "is_inline", "offloaded"]
 
 T = TypeVar("T")
 
 CHECKPOINT_EVERY = 200
+_FIRST_RETRY_SECONDS = 0.001
+_LONGEST_RETRY_SECONDS = 0.05
 
 _offloaded: ContextVar[bool] = ContextVar("disputebot_sqlite_offloaded", default=False)
 
@@ -55,6 +65,7 @@ _offloaded: ContextVar[bool] = ContextVar("disputebot_sqlite_offloaded", default
 _write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
+_commits: dict[str, int] = {}
 
 
 @contextlib.contextmanager
@@ -73,9 +84,6 @@ def _write_lock(key: str) -> asyncio.Lock:
     if lock is None:
         lock = locks[key] = asyncio.Lock()
     return lock
-
-
-_commits: dict[str, int] = {}
 
 
 def _checkpoint_due(key: str) -> bool:
@@ -98,12 +106,17 @@ def _starts_transaction(sql: str) -> bool:
 class InlineConnection:
     """An ``aiosqlite.Connection`` look-alike whose calls run on the calling thread."""
 
-    def __init__(self, connection: sqlite3.Connection, key: str, busy_timeout_ms: int) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, file: str | None, busy_timeout_ms: int
+    ) -> None:
         self._conn = connection
-        self._key = key
+        # Not a file another connection could share (or not one we can name): its own lock.
+        self._key = file if file is not None else f"connection:{id(connection)}"
         self.busy_timeout_ms = busy_timeout_ms
         self._holding: asyncio.Lock | None = None
         self._closed = False
+        # The worker thread's job while one uses this connection (the loop must not).
+        self._thread_job: asyncio.Future[Any] | None = None
 
     @property
     def _connection(self) -> sqlite3.Connection | None:
@@ -133,33 +146,47 @@ class InlineConnection:
         return cursor
 
     async def commit(self) -> None:
+        if not self._conn.in_transaction:
+            self._release_if_done()
+            return
         try:
-            if not self._conn.in_transaction:
-                return
+            await self._retrying(self._conn.commit)
             if _checkpoint_due(self._key):
-                await self._on_thread(self._commit_and_checkpoint)
-            else:
-                await self._run(self._conn.commit)
+                # Before the write lock is given back: a checkpoint that writers of this
+                # process keep appending to never finishes, and the WAL never restarts.
+                await self._on_thread(self._checkpoint, interruptible=False)
         finally:
             self._release_if_done()
 
-    def _commit_and_checkpoint(self) -> None:
-        self._conn.commit()
+    def _checkpoint(self) -> None:
         self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     async def rollback(self) -> None:
         try:
             if self._conn.in_transaction:
-                await self._run(self._conn.rollback)
+                self._conn.rollback()
         finally:
             self._release_if_done()
 
     async def close(self) -> None:
+        job = self._thread_job
+        if job is not None:
+            await asyncio.wait([job])
         self.stop()
 
     def stop(self) -> None:
         self._closed = True
+        job = self._thread_job
+        if job is not None and not job.done():
+            # A worker thread still uses the connection: close it once that is over.
+            job.add_done_callback(lambda _job: self._close_now())
+            return
+        self._close_now()
+
+    def _close_now(self) -> None:
         try:
+            if self._conn.in_transaction:
+                self._conn.rollback()
             self._conn.close()
         finally:
             self._release()
@@ -169,36 +196,84 @@ class InlineConnection:
 
     # -- running statements ---------------------------------------------------------------
 
-    async def _statement(self, run: Callable[[], T], sql: str) -> T:
-        if _starts_transaction(sql) and self._holding is None:
-            lock = _write_lock(self._key)
-            await lock.acquire()
-            self._holding = lock
+    async def _statement(self, run: Callable[[], T], sql: str, *, repeatable: bool = True) -> T:
+        if _starts_transaction(sql):
+            if self._holding is None:
+                await self._take_write_lock()
+            try:
+                return await self._retrying(run)
+            finally:
+                self._release_if_done()
         try:
-            return await self._run(run)
+            if _offloaded.get():
+                return await self._on_thread(run, interruptible=True)
+            if not repeatable:
+                return run()
+            return await self._retrying(run)
         finally:
             self._release_if_done()
 
-    async def _run(self, run: Callable[[], T]) -> T:
-        if _offloaded.get():
-            return await self._on_thread(run)
+    async def _take_write_lock(self) -> None:
+        lock = _write_lock(self._key)
+        if not lock.locked():
+            await lock.acquire()  # free: taken at once (wait_for would cost a task)
+            self._holding = lock
+            return
         try:
-            return run()
-        except sqlite3.OperationalError as error:
-            if not _is_busy(error):
-                raise
-        # Another process holds the database: wait for it off the loop.
-        return await self._on_thread(run)
+            await asyncio.wait_for(lock.acquire(), self.busy_timeout_ms / 1000)
+        except TimeoutError:
+            # As SQLite would answer a writer that waited its whole busy timeout.
+            raise sqlite3.OperationalError("database is locked") from None
+        self._holding = lock
 
-    async def _on_thread(self, run: Callable[[], T]) -> T:
-        def waiting() -> T:
-            self._conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+    async def _retrying(self, run: Callable[[], T]) -> T:
+        """``run()``, tried again while another connection holds the lock it needs.
+
+        Only for what a lock refusal leaves undone: a statement that meets SQLITE_BUSY has
+        changed nothing, and a COMMIT refused stays to be done."""
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        delay = _FIRST_RETRY_SECONDS
+        while True:
             try:
                 return run()
-            finally:
-                self._conn.execute("PRAGMA busy_timeout=0")
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise
+                now = loop.time()
+                if deadline is None:
+                    deadline = now + self.busy_timeout_ms / 1000
+                if now >= deadline:
+                    raise
+                await asyncio.sleep(min(delay, deadline - now))
+                delay = min(delay * 2, _LONGEST_RETRY_SECONDS)
 
-        return await asyncio.to_thread(waiting)
+    async def _on_thread(self, run: Callable[[], T], *, interruptible: bool) -> T:
+        """``run()`` on a worker thread, awaited to its end even if the caller is cancelled
+        (``interruptible``: a running statement is interrupted first)."""
+        job: asyncio.Future[T] = asyncio.ensure_future(asyncio.to_thread(self._waiting, run))
+        self._thread_job = job
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            if interruptible:
+                self._conn.interrupt()
+            while not job.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([job])
+            if not job.cancelled():
+                job.exception()  # retrieved: the caller is cancelled, not told
+            raise
+        finally:
+            self._thread_job = None
+
+    def _waiting(self, run: Callable[[], T]) -> T:
+        # On a worker thread a wait blocks only that thread: SQLite's own handler may wait.
+        self._conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+        try:
+            return run()
+        finally:
+            self._conn.execute("PRAGMA busy_timeout=0")
 
     def _release_if_done(self) -> None:
         if self._holding is not None and not self._conn.in_transaction:
@@ -258,7 +333,14 @@ class InlineCursor:
 
     async def executemany(self, sql: str, parameters: Any) -> InlineCursor:
         cursor = self._cursor
-        await self._connection._statement(lambda: cursor.executemany(sql, parameters), sql)
+        rows = list(parameters)
+        # Outside a transaction every row commits on its own, so a refusal part way through
+        # leaves the rows before it done: not something to run again.
+        await self._connection._statement(
+            lambda: cursor.executemany(sql, rows),
+            sql,
+            repeatable=self._connection.in_transaction,
+        )
         return self
 
     async def fetchone(self) -> Any:
@@ -278,6 +360,10 @@ class InlineCursor:
     async def nextset(self) -> None:
         return None
 
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        while (row := self._cursor.fetchone()) is not None:
+            yield row
+
 
 async def _connect(database: str, *, busy_timeout_ms: int, **kw: Any) -> InlineConnection:
     kw.pop("loop", None)
@@ -285,13 +371,12 @@ async def _connect(database: str, *, busy_timeout_ms: int, **kw: Any) -> InlineC
     connection = sqlite3.connect(database, **kw)
     connection.execute("PRAGMA busy_timeout=0")
     connection.execute("PRAGMA wal_autocheckpoint=0")
-    key = database if kw.get("uri") or database == ":memory:" else _canonical(database)
-    return InlineConnection(connection, key, busy_timeout_ms)
+    return InlineConnection(connection, _file_of(database, kw), busy_timeout_ms)
 
 
-def _canonical(database: str) -> str:
-    import os  # noqa: PLC0415
-
+def _file_of(database: str, kw: dict[str, Any]) -> str | None:
+    if database in ("", ":memory:") or kw.get("uri"):
+        return None
     return os.path.realpath(database)
 
 
