@@ -76,22 +76,36 @@ async def test_refused_types_are_never_written(tmp_path: Path) -> None:
 
 
 class SyncLog:
-    """Records what the vault asks the disk to sync (files by inode, folders by path)."""
+    """Records what the vault asks the disk to sync: files (the name each had when synced)
+    and folders."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, fail: bool = False) -> None:
-        self.files: list[int] = []
+        self.files: list[str] = []
         self.folders: list[Path] = []
         self.fail = fail
         monkeypatch.setattr(evidence, "_sync_data", self._file)
         monkeypatch.setattr(evidence, "_sync_dir", self._folder)
 
     def _file(self, fd: int) -> None:
-        if self.fail:
-            raise OSError(5, "Input/output error")
-        self.files.append(os.fstat(fd).st_ino)
+        self.files.append(os.readlink(f"/proc/self/fd/{fd}"))
 
     def _folder(self, path: Path) -> None:
+        if self.fail:
+            raise OSError(5, "Input/output error")
         self.folders.append(Path(path))
+
+
+async def test_bytes_are_synced_before_the_file_takes_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = SyncLog(monkeypatch)
+    kept = await EvidenceVault(tmp_path / "evidence").keep_bytes(png_bytes(7), "a.png")
+    assert kept.stored_path is not None
+    (synced_as,) = synced.files
+    # Synced under its temporary name: the hash names only bytes that are on disk.
+    assert Path(synced_as).parent == Path(kept.stored_path).parent
+    assert Path(synced_as).name.startswith(".")
+    assert Path(synced_as) != Path(kept.stored_path)
 
 
 async def test_kept_files_are_durable_once_settled(
@@ -104,12 +118,11 @@ async def test_kept_files_are_durable_once_settled(
     assert kept.stored_path is not None
     await vault.settle([kept.stored_path])
     stored = Path(kept.stored_path)
-    assert synced.files == [stored.stat().st_ino]
-    # The file's folder names it; the root names the folder, which this keep created.
+    # The folder's entry names the file; the root's names the folder.
     assert synced.folders == [stored.parent, root]
-    # Settled once: filing it again (another case, the same bytes) needs no second sync.
+    # Settled once: filing it again (another case, the same bytes) syncs nothing more.
     await vault.settle([kept.stored_path])
-    assert len(synced.files) == 1
+    assert synced.folders == [stored.parent, root]
 
 
 async def test_files_kept_before_a_restart_are_synced_when_settled(
@@ -121,8 +134,23 @@ async def test_files_kept_before_a_restart_are_synced_when_settled(
     await before.settle([kept.stored_path])
     synced = SyncLog(monkeypatch)
     await EvidenceVault(tmp_path / "evidence").settle([kept.stored_path])
-    assert synced.files == [Path(kept.stored_path).stat().st_ino]
-    assert synced.folders == [Path(kept.stored_path).parent]
+    assert synced.folders == [Path(kept.stored_path).parent, tmp_path / "evidence"]
+
+
+async def test_a_file_written_again_after_a_purge_is_synced_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced = SyncLog(monkeypatch)
+    vault = EvidenceVault(tmp_path / "evidence")
+    kept = await vault.keep_bytes(png_bytes(11), "a.png")
+    assert kept.stored_path is not None
+    await vault.settle([kept.stored_path])
+    Path(kept.stored_path).unlink()  # `disputebot purge`, from another process
+    again = await vault.keep_bytes(png_bytes(11), "a.png")
+    await vault.settle([kept.stored_path])
+    assert again.stored_path == kept.stored_path
+    assert len(synced.files) == 2
+    assert len(synced.folders) == 4
 
 
 async def test_a_failed_sync_fails_settle_and_is_tried_again(
@@ -136,4 +164,14 @@ async def test_a_failed_sync_fails_settle_and_is_tried_again(
         await vault.settle([kept.stored_path])
     synced.fail = False
     await vault.settle([kept.stored_path])
-    assert synced.files == [Path(kept.stored_path).stat().st_ino]
+    assert synced.folders == [Path(kept.stored_path).parent, tmp_path / "evidence"]
+
+
+async def test_a_missing_file_does_not_hold_its_report_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept = await EvidenceVault(tmp_path / "evidence").keep_bytes(png_bytes(12), "a.png")
+    assert kept.stored_path is not None
+    Path(kept.stored_path).unlink()  # lost before a restart
+    await EvidenceVault(tmp_path / "evidence").settle([kept.stored_path])
+    assert f"evidence file {kept.stored_path} is missing" in caplog.text

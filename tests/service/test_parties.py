@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 
 import pytest
@@ -565,3 +566,48 @@ async def test_forgetting_a_chat_ends_its_links(
 
     assert await linked_accounts(uow_factory, seller) == []
     assert await linked_accounts(uow_factory, other) == ["aliexpress:store:1102345678"]
+
+
+async def test_a_statements_files_are_durable_before_they_join_the_case(
+    uow_factory: UnitOfWorkFactory,
+    book: FlowBook,
+    policies: Policies,
+    clock: FixedClock,
+    vault: EvidenceVault,
+) -> None:
+    settled: list[list[str]] = []
+    disk_fails = True
+
+    async def settle(paths: Iterable[str]) -> None:
+        settled.append(list(paths))
+        if disk_fails:
+            raise OSError(5, "Input/output error")
+        await vault.settle(settled[-1])
+
+    service = service_for(
+        uow_factory,
+        book,
+        policies,
+        clock,
+        admins=frozenset({ADMIN}),
+        staff_chat_id=STAFF_GROUP,
+        fairness=RULES,
+        evidence_settled=settle,
+    )
+    disk_fails = False  # the report's own files
+    _, seller, _, case_id = await linked_world(service, vault, uow_factory)
+    disk_fails = True
+    await seller.text(f"/statement {case_id}")
+    await seller.text("We shipped order 8161234567890123 on time; the carrier's scan is attached.")
+    scan = await vault.keep_bytes(png_bytes(22), "scan.png")
+    await seller.files(scan)
+    await seller.click("statement.files.done")
+    with pytest.raises(OSError, match="Input/output"):
+        await seller.click("statement.submit")
+    assert len((await case_of(uow_factory, case_id)).evidence) == 2  # the report's alone
+    disk_fails = False
+    await seller.click("statement.submit")
+    assert "party.statement.sent" in top(seller.last)
+    case = await case_of(uow_factory, case_id)
+    assert [e.stored_path for e in case.evidence][-1] == scan.stored_path
+    assert settled[-1] == [scan.stored_path]

@@ -95,7 +95,6 @@ class BotService:
         the given paths are durable (``EvidenceVault.settle``); a case waits for it before it
         is filed."""
         self._uow = uow_factory
-        self._evidence_settled = evidence_settled
         self._book = book
         self._policies = policies
         self._clock = clock
@@ -112,6 +111,7 @@ class BotService:
             reminder_after=reminder_after,
             platform_events=platform_events,
             admins=admins,
+            evidence_settled=evidence_settled,
         )
         self._desk = StaffDesk(book, clock, self._actions, admins=admins, stats=stats)
         self._followup = Followup(self._actions, policies.profile)
@@ -387,8 +387,7 @@ class BotService:
     ) -> list[Say]:
         now = self._clock.now()
         case = filing.new_case(action, self._case_ids(), chat.user_ref, now)
-        if self._evidence_settled is not None:
-            await self._evidence_settled(e.stored_path for e in case.evidence if e.stored_path)
+        await self._actions.settle(case.evidence)
         first_event = filing.filed_event(case)
         await uow.cases.add(case, first_event)
         await self._actions.track_reminder(uow, case.public_id, Status.SUBMITTED)

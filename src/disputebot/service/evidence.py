@@ -3,11 +3,15 @@
 Files are written once, atomically, under ``<evidence_dir>/<aa>/<sha256>`` with owner-only
 permissions; the name the user gave is kept only as data (sanitized), never as a path.
 
-Durability: a kept file is synced to disk (its data, then the folder entry that names it) on a
-worker thread in the background, so the chat that sent it does not wait for the disk. A case
-must not commit before its files are durable: filing calls ``settle`` with the case's files,
-which waits for their syncs (normally long finished) or syncs them itself (files kept before
-a restart).
+Durability: a file's bytes are synced to disk before it takes its name (written to a temporary
+name, synced, renamed), so a name never stands for bytes that are not there, even after a power
+loss; stored by content hash, a torn file would otherwise stand in for every later upload of
+the same bytes. The rename itself, and the folder's entry in the evidence root, become durable
+only once those directories are synced: that runs on a worker thread in the background, so the
+chat that sent the file does not wait for it. A case must not commit before its files are
+durable: filing, and adding files to a case, call ``settle`` with them first, which waits for
+their syncs (normally long finished) or syncs the directories itself (files kept before a
+restart).
 """
 
 from __future__ import annotations
@@ -66,21 +70,17 @@ def _sync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _sync_file(path: Path, new_folder: bool) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        _sync_data(fd)
-    finally:
-        os.close(fd)
-    # The rename is durable only once the folder is: fsync of a file never covers the
-    # directory entry that names it.
+def _sync_names(path: Path) -> None:
+    """Make ``path``'s name durable: its folder's entry for it, and the root's for the folder.
+
+    fsync of a file never covers the directory entries that name it. Both are synced every
+    time: a folder made by another keep may not be synced yet (or no longer remembered)."""
     _sync_dir(path.parent)
-    if new_folder:
-        _sync_dir(path.parent.parent)
+    _sync_dir(path.parent.parent)
 
 
-def _start_sync(path: Path, new_folder: bool) -> asyncio.Future[None]:
-    sync = asyncio.ensure_future(asyncio.to_thread(_sync_file, path, new_folder))
+def _start_sync(path: Path) -> asyncio.Future[None]:
+    sync = asyncio.ensure_future(asyncio.to_thread(_sync_names, path))
     sync.add_done_callback(_report_failure)
     return sync
 
@@ -114,20 +114,33 @@ class EvidenceVault:
         self._syncs: OrderedDict[str, asyncio.Future[None]] = OrderedDict()
 
     async def settle(self, paths: Iterable[str]) -> None:
-        """Return once the files at ``paths`` (``EvidenceFile.stored_path``) are on disk."""
+        """Return once the files at ``paths`` (``EvidenceFile.stored_path``) are on disk.
+
+        A file that is gone (lost before a restart, or purged) is logged and skipped: the
+        report it belongs to is not held back for it; its card shows the file missing."""
         for path in dict.fromkeys(paths):
             sync = self._syncs.get(path)
             if sync is None or _failed(sync):
-                sync = self._syncs[path] = _start_sync(Path(path), False)
+                if not await asyncio.to_thread(Path(path).is_file):
+                    log.warning("evidence file %s is missing", path)
+                    continue
+                sync = self._remember(path, _start_sync(Path(path)))
             await asyncio.shield(sync)
 
-    def _syncing(self, evidence: EvidenceFile, new_folder: bool) -> EvidenceFile:
+    def _synced_later(self, kept: tuple[EvidenceFile, bool]) -> EvidenceFile:
+        """The file, its name's sync started if this keep wrote it (or nobody remembers it)."""
+        evidence, wrote = kept
         path = evidence.stored_path
-        if path is not None and path not in self._syncs:
-            self._syncs[path] = _start_sync(Path(path), new_folder)
-            while len(self._syncs) > _REMEMBERED:
-                self._syncs.popitem(last=False)
+        if path is not None and (wrote or path not in self._syncs):
+            self._remember(path, _start_sync(Path(path)))
         return evidence
+
+    def _remember(self, path: str, sync: asyncio.Future[None]) -> asyncio.Future[None]:
+        self._syncs[path] = sync
+        self._syncs.move_to_end(path)
+        while len(self._syncs) > _REMEMBERED:
+            self._syncs.popitem(last=False)
+        return sync
 
     async def keep_bytes(
         self,
@@ -137,13 +150,12 @@ class EvidenceVault:
         declared_mime: str | None = None,
         file_id: str | None = None,
     ) -> EvidenceFile:
-        return self._syncing(
-            *await asyncio.to_thread(self._keep, data, name, declared_mime, file_id)
-        )
+        kept = await asyncio.to_thread(self._keep, data, name, declared_mime, file_id)
+        return self._synced_later(kept)
 
     async def keep_path(self, path: Path) -> EvidenceFile:
         """Read a local file (the console's way of giving evidence)."""
-        return self._syncing(*await asyncio.to_thread(self._keep_path, path))
+        return self._synced_later(await asyncio.to_thread(self._keep_path, path))
 
     def refused_unread(
         self, size: int, name: str, declared_mime: str | None = None, file_id: str | None = None
@@ -160,7 +172,7 @@ class EvidenceVault:
     def _keep(
         self, data: bytes, name: str, declared_mime: str | None, file_id: str | None
     ) -> tuple[EvidenceFile, bool]:
-        """The file, and whether its folder was created (its entry needs syncing too)."""
+        """The file, and whether this call wrote it (its name then needs syncing)."""
         if len(data) > self.max_bytes:
             return self.refused_unread(len(data), name, declared_mime, file_id), False
         digest = hashlib.sha256(data).hexdigest()
@@ -172,18 +184,18 @@ class EvidenceVault:
                 digest, len(data), mime, safe_name(name), None, file_id, declared_mime
             )
             return evidence, False
-        new_folder = False
+        wrote = False
         if not target.exists():
-            folder = target.parent
-            if not folder.is_dir():
-                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-                new_folder = True
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # Unique per writer: two chats may send the same file at the same moment.
             tmp = target.with_name(f".{digest}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
+                out.flush()
+                _sync_data(out.fileno())
             tmp.replace(target)
+            wrote = True
         evidence = EvidenceFile(
             sha256=digest,
             size=len(data),
@@ -193,4 +205,4 @@ class EvidenceVault:
             file_id=file_id,
             declared_mime=declared_mime,
         )
-        return evidence, new_folder
+        return evidence, wrote

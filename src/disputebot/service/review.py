@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -97,9 +97,13 @@ class CaseActions:
         reminder_after: timedelta | None = None,
         platform_events: bool = False,
         admins: frozenset[int] = frozenset(),
+        evidence_settled: Callable[[Iterable[str]], Awaitable[None]] | None = None,
     ) -> None:
         """``reminder_after``: how long a case may wait on staff before its reporter is told
-        it is still under review (``None`` or zero: never)."""
+        it is still under review (``None`` or zero: never). ``evidence_settled``: returns once
+        the evidence files at the given paths are durable (``EvidenceVault.settle``); files are
+        added to a case only after it."""
+        self.evidence_settled = evidence_settled
         self._book = book
         self._clock = clock
         self._default_locale = default_locale
@@ -181,6 +185,8 @@ class CaseActions:
             evidence_source=evidence_source,
             merged_into=merged_into,
         )
+        if change.evidence:
+            await self.settle(change.evidence)
         await uow.cases.apply(case.public_id, change)
         if to is not case.status:
             await self.track_reminder(uow, case.public_id, to)
@@ -208,6 +214,11 @@ class CaseActions:
                     await addon.on_acted(uow, acted)
         log.info("case %s: %s by %s (%s → %s)", case.public_id, action, actor.ref, case.status, to)
         return to
+
+    async def settle(self, evidence: Iterable[EvidenceFile]) -> None:
+        """Wait until these files are durable, before a case that refers to them commits."""
+        if self.evidence_settled is not None:
+            await self.evidence_settled(e.stored_path for e in evidence if e.stored_path)
 
     async def track_reminder(self, uow: UnitOfWork, case_id: str, status: Status) -> None:
         """The case has just entered ``status`` (or been filed): restart its "still under
