@@ -346,6 +346,10 @@ class Outbox(Protocol):
         (by ``created_at``; ``None`` when nothing is pending, never below 0)."""
         ...
 
+    async def pending_to(self, chat: ChatKey) -> int:
+        """How many items wait for ``chat`` (pending, due or not, held or not)."""
+        ...
+
     async def mark_sent(self, item_id: int, at: datetime, *, worker_id: str | None = None) -> bool:
         """Record the item as delivered. With ``worker_id``, only while the item is pending
         and held by that worker; returns whether it applied. ``KeyError`` for an unknown id."""

@@ -176,6 +176,26 @@ async def test_backlog_counts_pending_items_and_ages_the_oldest(
         assert await uow.outbox.backlog(at(5)) == (1, 120.0)
 
 
+async def test_pending_to_counts_what_still_waits_for_one_chat(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    same_id_elsewhere = ChatKey("console", ALICE.chat_id)
+    async with uow_factory() as uow:
+        assert await uow.outbox.pending_to(ALICE) == 0
+        first = await uow.outbox.put(ALICE, say("first"), "en", now=T0)
+        retrying = await uow.outbox.put(ALICE, say("second"), "en", now=T0)
+        sent = await uow.outbox.put(ALICE, say("third"), "en", now=T0)
+        await uow.outbox.put(BOB, say("another chat"), "en", now=T0)
+        await uow.outbox.put(same_id_elsewhere, say("another channel"), "en", now=T0)
+        await uow.outbox.mark_sent(sent, at(1))
+        await uow.outbox.mark_failed(retrying, "429", retry_at=at(60))  # not due, still waiting
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.outbox.pending_to(ALICE) == 2
+        await uow.outbox.mark_failed(first, "403: blocked", retry_at=None)
+        assert await uow.outbox.pending_to(ALICE) == 1
+
+
 async def test_backlog_can_be_limited_to_one_channel(uow_factory: UnitOfWorkFactory) -> None:
     console = ChatKey("console", 1)
     shanghai = timezone(timedelta(hours=8))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
 
@@ -106,6 +107,22 @@ async def to_summary(chat: ServiceChat, vault: EvidenceVault) -> Button:
     await chat.files(await vault.keep_bytes(png_bytes(4), "a.png"))
     await chat.click("report.evidence.done")
     return next(b for b in chat.buttons() if b.label.key == "report.confirm.submit")
+
+
+class FailingDisk:
+    """``BotService(evidence_settled=…)`` over a real vault, with a disk that fails on demand
+    (``fails``); ``settled`` keeps what each call was asked to settle."""
+
+    def __init__(self, vault: EvidenceVault) -> None:
+        self.vault = vault
+        self.fails = False
+        self.settled: list[list[str]] = []
+
+    async def settle(self, paths: Iterable[str]) -> None:
+        self.settled.append(list(paths))
+        if self.fails:
+            raise OSError(5, "Input/output error")
+        await self.vault.settle(self.settled[-1])
 
 
 class Crash(Exception):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from disputebot.service.inbound import Inbound
 from tests.service.driver import (
     FACTS,
     STORE,
+    FailingDisk,
     ServiceChat,
     service_for,
     to_evidence,
@@ -314,16 +314,9 @@ async def test_a_case_is_filed_only_once_its_files_are_settled(
     clock: FixedClock,
     vault: EvidenceVault,
 ) -> None:
-    settled: list[list[str]] = []
-    disk_fails = True
-
-    async def settle(paths: Iterable[str]) -> None:
-        settled.append(list(paths))
-        if disk_fails:
-            raise OSError(5, "Input/output error")
-        await vault.settle(settled[-1])
-
-    service = service_for(uow_factory, book, policies, clock, evidence_settled=settle)
+    disk = FailingDisk(vault)
+    disk.fails = True
+    service = service_for(uow_factory, book, policies, clock, evidence_settled=disk.settle)
     chat = ServiceChat(service)
     submit = await to_summary(chat, vault)
     with pytest.raises(OSError, match="Input/output"):  # the channel says sorry, try again
@@ -331,9 +324,9 @@ async def test_a_case_is_filed_only_once_its_files_are_settled(
     async with uow_factory() as uow:
         assert await uow.cases.list() == []  # not filed: its file may not be on disk
         assert await uow.sessions.get(chat.chat) is not None  # the report is kept
-    disk_fails = False
+    disk.fails = False
     await chat.send(ButtonPressed(submit.data), "submit-2")
     async with uow_factory() as uow:
         (case,) = await uow.cases.list()
-    assert [e.stored_path for e in case.evidence] == settled[-1]
-    assert len(settled[-1]) == 1
+    assert [e.stored_path for e in case.evidence] == disk.settled[-1]
+    assert len(disk.settled[-1]) == 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
 from datetime import timedelta
 
 import pytest
@@ -27,7 +26,7 @@ from disputebot.service.inbound import Reply
 from disputebot.service.parties import forget_links
 from disputebot.service.review import Actor, CaseActions
 from tests.engine.transcript import keys_of
-from tests.service.driver import FACTS, STORE, ServiceChat, service_for, to_evidence
+from tests.service.driver import FACTS, STORE, FailingDisk, ServiceChat, service_for, to_evidence
 from tests.support import FixedClock, png_bytes
 
 ADMIN = 1
@@ -575,15 +574,7 @@ async def test_a_statements_files_are_durable_before_they_join_the_case(
     clock: FixedClock,
     vault: EvidenceVault,
 ) -> None:
-    settled: list[list[str]] = []
-    disk_fails = True
-
-    async def settle(paths: Iterable[str]) -> None:
-        settled.append(list(paths))
-        if disk_fails:
-            raise OSError(5, "Input/output error")
-        await vault.settle(settled[-1])
-
+    disk = FailingDisk(vault)
     service = service_for(
         uow_factory,
         book,
@@ -592,11 +583,10 @@ async def test_a_statements_files_are_durable_before_they_join_the_case(
         admins=frozenset({ADMIN}),
         staff_chat_id=STAFF_GROUP,
         fairness=RULES,
-        evidence_settled=settle,
+        evidence_settled=disk.settle,
     )
-    disk_fails = False  # the report's own files
     _, seller, _, case_id = await linked_world(service, vault, uow_factory)
-    disk_fails = True
+    disk.fails = True
     await seller.text(f"/statement {case_id}")
     await seller.text("We shipped order 8161234567890123 on time; the carrier's scan is attached.")
     scan = await vault.keep_bytes(png_bytes(22), "scan.png")
@@ -605,9 +595,9 @@ async def test_a_statements_files_are_durable_before_they_join_the_case(
     with pytest.raises(OSError, match="Input/output"):
         await seller.click("statement.submit")
     assert len((await case_of(uow_factory, case_id)).evidence) == 2  # the report's alone
-    disk_fails = False
+    disk.fails = False
     await seller.click("statement.submit")
     assert "party.statement.sent" in top(seller.last)
     case = await case_of(uow_factory, case_id)
     assert [e.stored_path for e in case.evidence][-1] == scan.stored_path
-    assert settled[-1] == [scan.stored_path]
+    assert disk.settled[-1] == [scan.stored_path]

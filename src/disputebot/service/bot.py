@@ -195,6 +195,22 @@ class BotService:
             return False
         return not private or data.split(":", 2)[1] in VIEW_VERBS
 
+    async def waiting_replies(self, chat: ChatKey) -> int:
+        """How many messages to ``chat`` wait in the outbox (``send_later``'s among them)."""
+        async with self._uow() as uow:
+            return await uow.outbox.pending_to(chat)
+
+    async def send_later(self, replies: Sequence[Reply]) -> None:
+        """Hand replies a channel could not send to the outbox, which delivers them at least
+        once. For the replies to an event already applied: applying it again answers nothing."""
+        if not replies:
+            return
+        async with self._uow() as uow:
+            now = self._clock.now()
+            for reply in replies:
+                await uow.outbox.put(reply.chat, reply.say, reply.locale, now=now)
+            await uow.commit()
+
     async def unseen(self, channel: str, event_ids: Sequence[str]) -> set[str]:
         """Which of these event ids have not been applied yet."""
         async with self._uow() as uow:

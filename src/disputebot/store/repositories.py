@@ -568,6 +568,16 @@ class SqlOutbox:
             return 0, None
         return int(count), max(0.0, (now - oldest).total_seconds())
 
+    async def pending_to(self, chat: ChatKey) -> int:
+        found = await self._session.scalar(
+            select(func.count()).where(
+                OutboxRow.channel == chat.channel,
+                OutboxRow.chat_id == chat.chat_id,
+                OutboxRow.status == _PENDING,
+            )
+        )
+        return int(found or 0)
+
     async def mark_sent(self, item_id: int, at: datetime, *, worker_id: str | None = None) -> bool:
         require_aware(at)
         values: dict[str, Any] = {

@@ -646,6 +646,13 @@ class MemoryOutbox:
             return 0, None
         return len(pending), max(0.0, (now - min(pending)).total_seconds())
 
+    async def pending_to(self, chat: ChatKey) -> int:
+        return sum(
+            1
+            for item in self._tx.state.outbox.values()
+            if item.status == OutboxStatus.PENDING and item.chat == chat
+        )
+
     async def mark_sent(self, item_id: int, at: datetime, *, worker_id: str | None = None) -> bool:
         at = _utc(at)
         return self._settle(

@@ -2,10 +2,12 @@
 
 Files are fetched with ``getFile`` right away (Telegram's links expire) and kept in the evidence
 vault; a file whose declared size is over the limit is never downloaded. The replies to an
-update are sent after its effect is committed; a callback query is always answered, and the
-keyboard of the message it came from is removed, since its question has been answered or is
-no longer the current one — except on messages whose buttons stay useful (a case card, a queue
-page, the staff group's announcements; see ``BotService.keeps_keyboard``).
+update are sent after its effect is committed; one the Bot API still refuses after its retries
+goes to the outbox with those after it (applying the update again would answer nothing, its id
+being recorded). A callback query is always answered, and the keyboard of the message it came
+from is removed, since its question has been answered or is no longer the current one — except
+on messages whose buttons stay useful (a case card, a queue page, the staff group's
+announcements; see ``BotService.keeps_keyboard``).
 
 Over a webhook, Telegram sends a chat's next update only after the previous one was answered,
 so an album cannot be gathered before its first item is acknowledged. There each item is
@@ -22,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from disputebot.channels.telegram.model import (
     CHANNEL,
@@ -50,6 +53,7 @@ from disputebot.service.evidence import EvidenceVault
 from disputebot.service.inbound import Inbound, Reply
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _SEND_ATTEMPTS = 4
 _HANDLE_ATTEMPTS = 4
@@ -72,6 +76,8 @@ class UpdateHandler:
         self._vault = vault
         self._catalogs = catalogs
         self._on_committed = on_committed
+        # Chats whose replies were left to the outbox: theirs go there too until it is empty.
+        self._behind: set[ChatKey] = set()
         self._album_reply_wait = album_reply_wait
         self._albums: dict[tuple[int, str], _AlbumReplies] = {}
         self.bot_username: str | None = None  # known once connected
@@ -90,9 +96,27 @@ class UpdateHandler:
         if first.callback_id:
             # Answered first: the button stops spinning whatever happens next.
             await self._quietly(self._api.answer_callback(first.callback_id))
+        replies = await self._apply_retrying(chat, batch)
+        if replies is None:
+            return
+        if first.media_group_id is not None and self._album_reply_wait is not None:
+            self._defer(chat.chat_id, first.media_group_id, replies)
+            return
+        # Committed: from here on a failure is the Bot API's, never a reason to apply again.
+        try:
+            await self._deliver(replies)
+        except Exception:
+            log.exception("replies to update %s in chat %s failed", first.update_id, chat.chat_id)
+            await self._apologize(chat, first)
+            raise
+
+    async def _apply_retrying(
+        self, chat: ChatKey, batch: Sequence[TgUpdate]
+    ) -> list[Reply] | None:
+        first = batch[0]
         for attempt in range(1, _HANDLE_ATTEMPTS + 1):
             try:
-                await self._handle(chat, batch)
+                return await self._apply(chat, batch)
             except Exception as exc:
                 final = attempt == _HANDLE_ATTEMPTS or (
                     isinstance(exc, DeliveryError) and not exc.retryable
@@ -102,27 +126,30 @@ class UpdateHandler:
                     await self._apologize(chat, first)
                     raise
                 # A file download or the database failing for a moment: the update is not
-                # confirmed yet, so trying again loses nothing and applies nothing twice.
+                # committed yet, so trying again loses nothing and applies nothing twice.
                 log.warning("update %s failed (%s); retrying", first.update_id, exc)
-                await asyncio.sleep(0.5 * 2 ** (attempt - 1))
-            else:
-                return
+                delay = 0.5 * 2 ** (attempt - 1)
+                if isinstance(exc, DeliveryError) and exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
-    async def _handle(self, chat: ChatKey, batch: Sequence[TgUpdate]) -> None:
+    async def _apply(self, chat: ChatKey, batch: Sequence[TgUpdate]) -> list[Reply] | None:
+        """Apply the update (or album) and commit; its replies, or ``None`` if not for us."""
         first = batch[0]
         if (
             not first.private
             and first.callback_data is None
             and not self._for_us(first.text or "")
         ):
-            return  # group chatter is not for the bot; commands get pointed to a private chat
+            return None  # group chatter is not for the bot; commands get pointed to a private chat
         if len(batch) > 1:
             # Some items of an album may have been applied on their own before a restart;
             # only the others are applied now (the service checks the first id itself).
             fresh = await self._service.unseen(chat.channel, [str(u.update_id) for u in batch])
             batch = [u for u in batch if str(u.update_id) in fresh]
             if not batch:
-                return
+                return None
         first = batch[0]
         event = await self._event(batch)
         inbound = Inbound(
@@ -145,11 +172,40 @@ class UpdateHandler:
             and not self._service.keeps_keyboard(first.callback_data or "", private=first.private)
         ):
             await self._quietly(self._api.clear_keyboard(first.chat_id or 0, first.message_id))
-        if first.media_group_id is not None and self._album_reply_wait is not None:
-            self._defer(chat.chat_id, first.media_group_id, replies)
-            return
-        for reply in replies:
-            await self.send(reply)
+        return replies
+
+    async def _deliver(self, replies: Sequence[Reply]) -> None:
+        """Send the replies to an applied update, in order.
+
+        The update's id is recorded with its effect, so applying it again would answer nothing:
+        a reply the Bot API still refuses after every retry (5xx, 429) goes to the outbox
+        instead, with the replies after it, and the delivery worker sends them at least once.
+        A reply refused for good (400, 403) raises ``DeliveryError``. Until the outbox holds
+        nothing more for that chat, its later replies go there too, so none overtakes another.
+        """
+        for index, reply in enumerate(replies):
+            if reply.chat in self._behind:
+                # Earlier replies to this chat wait in the outbox: these go after them.
+                if await self._service.waiting_replies(reply.chat):
+                    await self._send_later(replies[index:])
+                    return
+                self._behind.discard(reply.chat)
+            try:
+                await self.send(reply)
+            except DeliveryError as exc:
+                if not exc.retryable:
+                    raise
+                log.warning(
+                    "reply to chat %s not sent (%s); left to the outbox", reply.chat.chat_id, exc
+                )
+                self._behind.add(reply.chat)
+                await self._send_later(replies[index:])
+                return
+
+    async def _send_later(self, replies: Sequence[Reply]) -> None:
+        await self._service.send_later(replies)
+        if self._on_committed is not None:
+            self._on_committed.set()  # wakes the delivery worker
 
     def _defer(self, chat_id: int, group: str, replies: list[Reply]) -> None:
         key = (chat_id, group)
@@ -163,8 +219,12 @@ class UpdateHandler:
         await asyncio.sleep(self._album_reply_wait or 0)
         del self._albums[key]
         merged = merge_replies(album.replies)
-        if merged is not None:
-            await self._quietly(self.send(merged))
+        if merged is None:
+            return
+        try:
+            await self._deliver([merged])
+        except Exception:
+            log.exception("the album reply to chat %s failed", key[0])
 
     async def close(self) -> None:
         """Send the album replies still waiting for quiet."""
@@ -196,7 +256,9 @@ class UpdateHandler:
                 file.size, file.name, file.declared_mime, file.file_id
             )
         try:
-            data = await self._api.download(file.file_id)
+            # Retried on its own (honouring retry_after), as sends are: a 429 or 5xx on
+            # getFile costs a wait, not one of the update's few tries.
+            data = await self._retrying(partial(self._api.download, file.file_id), _SEND_ATTEMPTS)
         except DeliveryError as exc:
             if exc.retryable:
                 raise
@@ -239,17 +301,16 @@ class UpdateHandler:
             await self._retrying(call, attempts)
             done.add(index)
 
-    async def _retrying(self, call: Callable[[], Awaitable[object]], attempts: int) -> None:
+    async def _retrying(self, call: Callable[[], Awaitable[T]], attempts: int) -> T:
         for attempt in range(1, attempts + 1):
             try:
-                await call()
+                return await call()
             except DeliveryError as exc:
                 self.saw(exc)
                 if not exc.retryable or attempt == attempts:
                     raise
                 await asyncio.sleep(exc.retry_after if exc.retry_after is not None else attempt)
-            else:
-                return
+        raise AssertionError("unreachable")
 
     async def _apologize(self, chat: ChatKey, update: TgUpdate) -> None:
         sorry = Reply(chat, Say((Msg("bot.error"),)), self._catalogs.default_locale)
