@@ -111,7 +111,8 @@ class EvidenceVault:
         self.root = root
         self.max_bytes = max_bytes
         self.allowed_mimes = allowed_mimes
-        self._syncs: OrderedDict[str, asyncio.Future[None]] = OrderedDict()
+        # A path's sync while it runs (or failed), None once it is done.
+        self._syncs: OrderedDict[str, asyncio.Future[None] | None] = OrderedDict()
 
     async def settle(self, paths: Iterable[str]) -> None:
         """Return once the files at ``paths`` (``EvidenceFile.stored_path``) are on disk.
@@ -119,6 +120,8 @@ class EvidenceVault:
         A file that is gone (lost before a restart, or purged) is logged and skipped: the
         report it belongs to is not held back for it; its card shows the file missing."""
         for path in dict.fromkeys(paths):
+            if path in self._syncs and self._syncs[path] is None:
+                continue  # synced
             sync = self._syncs.get(path)
             if sync is None or _failed(sync):
                 if not await asyncio.to_thread(Path(path).is_file):
@@ -138,6 +141,13 @@ class EvidenceVault:
     def _remember(self, path: str, sync: asyncio.Future[None]) -> asyncio.Future[None]:
         self._syncs[path] = sync
         self._syncs.move_to_end(path)
+
+        def done(finished: asyncio.Future[None]) -> None:
+            # Once synced only the fact is kept, not the finished task.
+            if self._syncs.get(path) is finished and not _failed(finished):
+                self._syncs[path] = None
+
+        sync.add_done_callback(done)
         while len(self._syncs) > _REMEMBERED:
             self._syncs.popitem(last=False)
         return sync
