@@ -71,6 +71,8 @@ class Campaigns(Addon):
         window = self._ctx.rules.campaign_window
         since = case.created_at - window
         recent = await _recent(uow, case, since)
+        if len({summary.reporter_id for summary in recent}) < self._ctx.rules.campaign_min_reports:
+            return  # too few people at all, first-time or not: no need to look them up
         fresh: dict[str, bool] = {}
         group: list[str] = []
         reporters: set[str] = set()
