@@ -35,7 +35,7 @@ from disputebot.service.review import Actor, CaseActions
 from disputebot.service.statsview import StatsView
 from tests.engine.transcript import keys_of
 from tests.service.driver import FACTS, STORE, ServiceChat, service_for
-from tests.support import ROOT, FixedClock
+from tests.support import FixedClock
 
 CHANNEL = "test"
 ADMIN = 1  # named in the settings (DISPUTEBOT_ADMIN_IDS)
@@ -82,11 +82,6 @@ def ref(user: int) -> str:
 # --- the world the tests run in ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def catalogs() -> Catalogs:
-    return Catalogs.load(ROOT / "locales")
-
-
 def make_desk_service(
     uow_factory: UnitOfWorkFactory,
     book: FlowBook,
@@ -106,17 +101,6 @@ def make_desk_service(
         staff_chat_id=staff_chat_id,
         stats=StatsView(clock, catalogs),
     )
-
-
-@pytest.fixture
-def desk_service(
-    uow_factory: UnitOfWorkFactory,
-    book: FlowBook,
-    policies: Policies,
-    clock: FixedClock,
-    catalogs: Catalogs,
-) -> BotService:
-    return make_desk_service(uow_factory, book, policies, clock, catalogs)
 
 
 # The actions that take a freshly filed case to each status (see ``World.case``).
@@ -247,13 +231,6 @@ async def make_world(
     await seeded.set_role(OTHER_REVIEWER, Role.REVIEWER)
     await seeded.set_role(ROSTER_ADMIN, Role.ADMIN)
     return seeded
-
-
-@pytest.fixture
-async def world(
-    uow_factory: UnitOfWorkFactory, book: FlowBook, policies: Policies, clock: FixedClock
-) -> World:
-    return await make_world(uow_factory, book, policies, clock)
 
 
 # --- reading replies ----------------------------------------------------------------------------

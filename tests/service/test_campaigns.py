@@ -14,11 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputebot.cases.lifecycle import Action, ActorRole
 from disputebot.cases.records import CaseRecord, Status
-from disputebot.engine.context import Policies
 from disputebot.engine.effects import Msg, Say, say_from_json
 from disputebot.engine.events import ButtonPressed
-from disputebot.engine.spec import FlowBook
-from disputebot.i18n.catalog import Catalogs
 from disputebot.ports import ConflictError, UnitOfWorkFactory
 from disputebot.service.bot import BotService
 from disputebot.service.campaigns import FLAG_KIND, Campaigns
@@ -34,37 +31,12 @@ from tests.service.test_authorization import (
     World,
     chat_of,
     keys,
-    make_desk_service,
-    make_world,
     ref,
 )
-from tests.support import ROOT, T0, FixedClock
+from tests.support import T0, FixedClock
 
 FRESH = (2001, 2002, 2003, 2004)
 DRIVER_STORE_ID = "1102345678"  # the store the driver's reports name
-
-
-@pytest.fixture(scope="module")
-def catalogs() -> Catalogs:
-    return Catalogs.load(ROOT / "locales")
-
-
-@pytest.fixture
-def desk_service(
-    uow_factory: UnitOfWorkFactory,
-    book: FlowBook,
-    policies: Policies,
-    clock: FixedClock,
-    catalogs: Catalogs,
-) -> BotService:
-    return make_desk_service(uow_factory, book, policies, clock, catalogs)
-
-
-@pytest.fixture
-async def world(
-    uow_factory: UnitOfWorkFactory, book: FlowBook, policies: Policies, clock: FixedClock
-) -> World:
-    return await make_world(uow_factory, book, policies, clock)
 
 
 async def report(service: BotService, vault: EvidenceVault, world: World, user: int) -> str:

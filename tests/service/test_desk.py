@@ -37,38 +37,14 @@ from tests.service.test_authorization import (
     keys,
     leaks,
     make_desk_service,
-    make_world,
     press_in_group,
     ref,
     verbs_on,
 )
 from tests.service.test_review_flow import file_case
-from tests.support import ROOT, T0, FixedClock, png_bytes
+from tests.support import T0, FixedClock, png_bytes
 
 PAGE = 8
-
-
-@pytest.fixture(scope="module")
-def catalogs() -> Catalogs:
-    return Catalogs.load(ROOT / "locales")
-
-
-@pytest.fixture
-def desk_service(
-    uow_factory: UnitOfWorkFactory,
-    book: FlowBook,
-    policies: Policies,
-    clock: FixedClock,
-    catalogs: Catalogs,
-) -> BotService:
-    return make_desk_service(uow_factory, book, policies, clock, catalogs)
-
-
-@pytest.fixture
-async def world(
-    uow_factory: UnitOfWorkFactory, book: FlowBook, policies: Policies, clock: FixedClock
-) -> World:
-    return await make_world(uow_factory, book, policies, clock)
 
 
 def lines(replies: list[Reply], key: str = "queue.line") -> list[Any]:

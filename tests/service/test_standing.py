@@ -15,12 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputebot.cases.lifecycle import ActorRole
 from disputebot.cases.records import StandingEvent, StandingKind, Status
-from disputebot.engine.context import Policies
 from disputebot.engine.effects import Button, Msg, say_from_json
 from disputebot.engine.events import ButtonPressed
 from disputebot.engine.prompts import when
-from disputebot.engine.spec import FlowBook
-from disputebot.i18n.catalog import Catalogs
 from disputebot.ports import ConflictError, OutboxItem, UnitOfWorkFactory
 from disputebot.service.bot import BotService
 from disputebot.service.evidence import EvidenceVault
@@ -38,37 +35,12 @@ from tests.service.test_authorization import (
     World,
     chat_of,
     keys,
-    make_desk_service,
-    make_world,
     press_in_group,
     ref,
 )
-from tests.support import ROOT, T0, FixedClock
+from tests.support import T0, FixedClock
 
 SUSPENSION = timedelta(days=30)  # the default of ``StandingRules``
-
-
-@pytest.fixture(scope="module")
-def catalogs() -> Catalogs:
-    return Catalogs.load(ROOT / "locales")
-
-
-@pytest.fixture
-def desk_service(
-    uow_factory: UnitOfWorkFactory,
-    book: FlowBook,
-    policies: Policies,
-    clock: FixedClock,
-    catalogs: Catalogs,
-) -> BotService:
-    return make_desk_service(uow_factory, book, policies, clock, catalogs)
-
-
-@pytest.fixture
-async def world(
-    uow_factory: UnitOfWorkFactory, book: FlowBook, policies: Policies, clock: FixedClock
-) -> World:
-    return await make_world(uow_factory, book, policies, clock)
 
 
 async def unfounded(world: World, count: int, *, first: int = 0) -> list[str]:
