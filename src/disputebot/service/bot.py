@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,7 +39,7 @@ from disputebot.service.followup import INFO_FLOW, Followup
 from disputebot.service.inbound import Inbound, Reply
 from disputebot.service.parties import Parties, forget_links
 from disputebot.service.replies import CommandReplies, option_label
-from disputebot.service.review import CaseActions
+from disputebot.service.review import CaseActions, SettleEvidence
 from disputebot.service.standing import StandingDesk
 from disputebot.service.statsview import StatsView
 
@@ -85,7 +85,7 @@ class BotService:
         reminder_after: timedelta | None = None,
         platform_events: bool = False,
         fairness: FairnessRules | None = None,
-        evidence_settled: Callable[[Iterable[str]], Awaitable[None]] | None = None,
+        evidence_settled: SettleEvidence | None = None,
     ) -> None:
         """``reminder_after``: how long a case may wait on staff before its reporter is told
         it is still under review (``None`` or zero: never; see ``service.reminders``).

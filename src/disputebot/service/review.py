@@ -29,7 +29,19 @@ from disputebot.service.replies import option_label
 if TYPE_CHECKING:
     from disputebot.service.addons import Addon
 
-__all__ = ["REMINDER_KIND", "Actor", "CaseActions", "chat_of", "conflicts", "open_button"]
+__all__ = [
+    "REMINDER_KIND",
+    "Actor",
+    "CaseActions",
+    "SettleEvidence",
+    "chat_of",
+    "conflicts",
+    "open_button",
+]
+
+
+# Returns once the evidence files at these paths are durable (``EvidenceVault.settle``).
+SettleEvidence = Callable[[Iterable[str]], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +109,13 @@ class CaseActions:
         reminder_after: timedelta | None = None,
         platform_events: bool = False,
         admins: frozenset[int] = frozenset(),
-        evidence_settled: Callable[[Iterable[str]], Awaitable[None]] | None = None,
+        evidence_settled: SettleEvidence | None = None,
     ) -> None:
         """``reminder_after``: how long a case may wait on staff before its reporter is told
         it is still under review (``None`` or zero: never). ``evidence_settled``: returns once
         the evidence files at the given paths are durable (``EvidenceVault.settle``); files are
         added to a case only after it."""
-        self.evidence_settled = evidence_settled
+        self._evidence_settled = evidence_settled
         self._book = book
         self._clock = clock
         self._default_locale = default_locale
@@ -217,8 +229,8 @@ class CaseActions:
 
     async def settle(self, evidence: Iterable[EvidenceFile]) -> None:
         """Wait until these files are durable, before a case that refers to them commits."""
-        if self.evidence_settled is not None:
-            await self.evidence_settled(e.stored_path for e in evidence if e.stored_path)
+        if self._evidence_settled is not None:
+            await self._evidence_settled(e.stored_path for e in evidence if e.stored_path)
 
     async def track_reminder(self, uow: UnitOfWork, case_id: str, status: Status) -> None:
         """The case has just entered ``status`` (or been filed): restart its "still under
