@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -41,10 +42,14 @@ RULES = FairnessRules(
 CLAIM = re.compile(rf"^https://t\.me/{BOT}\?start=(claim_[A-Za-z0-9_-]+)$")
 
 
-@pytest.fixture
-def service(
-    uow_factory: UnitOfWorkFactory, book: FlowBook, policies: Policies, clock: FixedClock
+def party_service(
+    uow_factory: UnitOfWorkFactory,
+    book: FlowBook,
+    policies: Policies,
+    clock: FixedClock,
+    **options: Any,
 ) -> BotService:
+    """The bot with ADMIN, the staff group and the party rules; ``options`` as BotService's."""
     return service_for(
         uow_factory,
         book,
@@ -53,7 +58,15 @@ def service(
         admins=frozenset({ADMIN}),
         staff_chat_id=STAFF_GROUP,
         fairness=RULES,
+        **options,
     )
+
+
+@pytest.fixture
+def service(
+    uow_factory: UnitOfWorkFactory, book: FlowBook, policies: Policies, clock: FixedClock
+) -> BotService:
+    return party_service(uow_factory, book, policies, clock)
 
 
 def keys(replies: list[Reply]) -> list[str]:
@@ -575,16 +588,7 @@ async def test_a_statements_files_are_durable_before_they_join_the_case(
     vault: EvidenceVault,
 ) -> None:
     disk = FailingDisk(vault)
-    service = service_for(
-        uow_factory,
-        book,
-        policies,
-        clock,
-        admins=frozenset({ADMIN}),
-        staff_chat_id=STAFF_GROUP,
-        fairness=RULES,
-        evidence_settled=disk.settle,
-    )
+    service = party_service(uow_factory, book, policies, clock, evidence_settled=disk.settle)
     _, seller, _, case_id = await linked_world(service, vault, uow_factory)
     disk.fails = True
     await seller.text(f"/statement {case_id}")

@@ -38,6 +38,7 @@ from disputebot.cases.records import (
     Statement,
     Status,
     TrackRecord,
+    filed_record,
 )
 from disputebot.engine.effects import Say, say_to_json
 from disputebot.policy.abuse import ReporterFacts
@@ -228,28 +229,11 @@ class MemoryCaseStore:
 
     async def add(self, case: NewCase, first_event: CaseEvent) -> None:
         state = self._tx.state
-        created_at = _utc(case.created_at)
-        first = _event(first_event)
+        _utc(case.created_at)  # naive times are refused, as the SQL column refuses them
+        _event(first_event)
         if case.public_id in state.cases:
             raise ConflictError(f"case {case.public_id} already exists")
-        record = CaseRecord(
-            public_id=case.public_id,
-            status=Status.SUBMITTED,
-            reporter_id=case.reporter_id,
-            category=case.category,
-            account_key=case.account_key,
-            account=_json_copy(dict(case.account)),
-            description=case.description,
-            flow=case.flow,
-            flow_version=case.flow_version,
-            attestation=case.attestation,
-            created_at=created_at,
-            updated_at=created_at,
-            evidence=tuple(case.evidence),
-            events=(first,),
-            answers=_json_copy(dict(case.answers)),
-            evidence_sources=(EvidenceSource.REPORTER,) * len(case.evidence),
-        )
+        record = filed_record(case, first_event)
         state.last_case_id += 1
         state.cases[case.public_id] = (state.last_case_id, record)
 
