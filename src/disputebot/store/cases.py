@@ -32,7 +32,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -54,6 +53,7 @@ from disputebot.cases.records import (
 from disputebot.policy.abuse import ReporterFacts
 from disputebot.policy.evidence import EvidenceFile
 from disputebot.ports import ConflictError
+from disputebot.store.database import dialect_insert
 from disputebot.store.inline_sqlite import offloaded
 from disputebot.store.models import (
     CaseEventRow,
@@ -362,8 +362,8 @@ _INSERT_EVENT = insert(cast("Table", CaseEventRow.__table__))
 def _insert_case(dialect: str) -> Executable:
     """``INSERT … ON CONFLICT (public_id) DO NOTHING RETURNING id``, built once per dialect."""
     table = cast("Table", CaseRow.__table__)
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return make(table).on_conflict_do_nothing(index_elements=["public_id"]).returning(table.c.id)
+    insert_case = dialect_insert(dialect)(table)
+    return insert_case.on_conflict_do_nothing(index_elements=["public_id"]).returning(table.c.id)
 
 
 class SqlCaseStore:

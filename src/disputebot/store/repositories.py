@@ -43,7 +43,6 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,6 +62,7 @@ from disputebot.ports import (
     UnreachableChat,
 )
 from disputebot.store.cases import FALSE_REPORT_KIND, SqlCaseStore
+from disputebot.store.database import dialect_insert
 from disputebot.store.models import (
     ChatUnreachableRow,
     OutboxRow,
@@ -131,8 +131,7 @@ _NEXT_SESSION = (
 @functools.lru_cache(maxsize=2)
 def _create_session(dialect: str) -> Executable:
     """``INSERT … ON CONFLICT DO NOTHING`` for a new session, built once per dialect."""
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return make(_SESSIONS).on_conflict_do_nothing()
+    return dialect_insert(dialect)(_SESSIONS).on_conflict_do_nothing()
 
 
 _UNREACHABLE = cast("Table", ChatUnreachableRow.__table__)
@@ -211,18 +210,15 @@ class SqlSessionStore:
 
 
 def _insert(session: AsyncSession) -> Any:
-    """The dialect's ``insert``, for ``ON CONFLICT``: SQLite and PostgreSQL spell it alike,
-    SQLAlchemy has the construct per dialect."""
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    """The session's dialect's ``insert``, for ``ON CONFLICT``."""
+    return dialect_insert(session.get_bind().dialect.name)
 
 
 @functools.lru_cache(maxsize=2)
 def _claim_update(dialect: str) -> Executable:
     """``INSERT … ON CONFLICT DO NOTHING`` for an update id, built once per dialect."""
     table = cast("Table", ProcessedUpdateRow.__table__)
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return make(table).on_conflict_do_nothing()
+    return dialect_insert(dialect)(table).on_conflict_do_nothing()
 
 
 class SqlUpdateLog:
