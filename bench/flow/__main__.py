@@ -1,5 +1,5 @@
-"""``python -m bench.flow [--quick] [--users N] [--frameworks ptb,aiogram]``: this benchmark
-alone, printed as one table; exit status 1 when a target is missed."""
+"""``python -m bench.flow [--quick] [--users N] [--frameworks ptb,aiogram] [--side-by-side]``:
+this benchmark alone, printed as one table; exit status 1 when a target is missed."""
 
 from __future__ import annotations
 
@@ -17,9 +17,15 @@ def main() -> None:
     parser.add_argument("--users", type=int, help=f"default {FULL_USERS}")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frameworks", default="ptb,aiogram")
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="the frameworks' children at once, one per core (faster, leans against the product)",
+    )
     args = parser.parse_args()
     users = args.users or (QUICK_USERS if args.quick else FULL_USERS)
-    plan = Plan(users, rounds=args.rounds, frameworks=tuple(args.frameworks.split(",")))
+    frameworks = tuple(args.frameworks.split(","))
+    plan = Plan(users, args.rounds, frameworks, side_by_side=args.side_by_side)
     figures = build_figures(plan, asyncio.run(measure(plan)))
     ok = table(figures, out=lambda line: sys.stdout.write(line + "\n"))
     sys.exit(0 if ok else 1)

@@ -31,6 +31,9 @@ class Contender(Protocol):
     @property
     def locked(self) -> int: ...
 
+    @property
+    def errors(self) -> int: ...
+
 
 class LockCounter(logging.Handler):
     """Counts log records that mention "database is locked" (in the message or traceback):

@@ -3,7 +3,8 @@
 Every round runs, for each framework, two child processes (``bench.flow.child``): the product,
 and the framework's two baselines (which share every import). Each starts cold (timed from
 spawn to ready), then runs the workload in both modes, each run on a fresh database. The two
-children alternate their order from one round to the next; each figure is the median of the
+children alternate their order from one round to the next (``--side-by-side``: the two
+frameworks' children of one kind run at once instead); each figure is the median of the
 per-round ratios.
 
 - ``seq`` runs (one update at a time): the product, the SQL baseline and the in-memory
@@ -57,6 +58,9 @@ class Plan:
     rounds: int = ROUNDS
     frameworks: tuple[str, ...] = FRAMEWORKS
     in_flight: int = IN_FLIGHT
+    # The frameworks' children of one kind side by side, one per core (see ``measure``):
+    # twice as fast, but the figures lean against the product (bench/README.md, "Rounds").
+    side_by_side: bool = False
 
 
 @dataclass
@@ -72,9 +76,16 @@ class Rounds:
 
 
 async def run_child(
-    framework: str, kind: str, plan: Plan, template: Path, *, flip: bool
+    framework: str,
+    kind: str,
+    plan: Plan,
+    template: Path,
+    *,
+    flip: bool,
+    started: asyncio.Event | None = None,
 ) -> tuple[float, list[Result]]:
-    """Seconds from before the process is spawned to its ``ready`` line, and its results."""
+    """Seconds from before the process is spawned to its ``ready`` line, and its results.
+    ``started`` is set once that line (or the end of the child's output) has come."""
     with tempfile.TemporaryDirectory(prefix="flowbench-") as workdir:
         args = [framework, kind, "--users", str(plan.users), "--in-flight", str(plan.in_flight)]
         args += ["--workdir", workdir, "--template", str(template)]
@@ -92,6 +103,8 @@ async def run_child(
         assert proc.stdout is not None
         first = await proc.stdout.readline()
         ready = time.perf_counter() - start
+        if started is not None:
+            started.set()
         out, err = await proc.communicate()
     if first.strip() != b"ready" or proc.returncode != 0:
         tail = err.decode(errors="replace").strip().splitlines()[-20:]
@@ -134,24 +147,46 @@ def compile_sources() -> None:
 
 
 async def measure(plan: Plan, log: Log = _stderr) -> dict[str, Rounds]:
+    """Every round, per framework, its product and then its baselines (the other way round,
+    and the frameworks in the other order, every other round). With ``plan.side_by_side`` the
+    frameworks' children of one kind run at once, one per core, each started once the one
+    before it is ready (a cold start is then timed beside the same neighbour for the product
+    as for the bare framework): about half the time, at a cost to the product's figures."""
     data = {fw: Rounds() for fw in plan.frameworks}
     compile_sources()
     with tempfile.TemporaryDirectory(prefix="flowbench-") as scratch:
         template = await migrated_template(Path(scratch))
+
+        async def one(fw: str, kind: str, flip: bool, started: asyncio.Event | None) -> None:
+            ready, results = await run_child(fw, kind, plan, template, flip=flip, started=started)
+            starter = f"product-{fw}" if kind == "product" else f"{fw}-memory"
+            data[fw].ready.setdefault(starter, []).append(ready)
+            log(f"  {starter:<16} ready in {ready:.2f} s")
+            for result in results:
+                _log_result(log, result)
+                key = (str(result["contender"]), str(result["mode"]))
+                data[fw].runs.setdefault(key, []).append(result)
+
         for round_no in range(plan.rounds):
-            log(f"round {round_no + 1} of {plan.rounds} ({plan.users} users)")
+            side = ", frameworks side by side" if plan.side_by_side else ""
+            log(f"round {round_no + 1} of {plan.rounds} ({plan.users} users{side})")
             flip = round_no % 2 == 1
-            for fw in plan.frameworks:
-                kinds = ("baselines", "product") if flip else ("product", "baselines")
-                for kind in kinds:
-                    ready, results = await run_child(fw, kind, plan, template, flip=flip)
-                    starter = f"product-{fw}" if kind == "product" else f"{fw}-memory"
-                    data[fw].ready.setdefault(starter, []).append(ready)
-                    log(f"  {starter:<16} ready in {ready:.2f} s")
-                    for result in results:
-                        _log_result(log, result)
-                        key = (str(result["contender"]), str(result["mode"]))
-                        data[fw].runs.setdefault(key, []).append(result)
+            kinds = ("baselines", "product") if flip else ("product", "baselines")
+            frameworks = plan.frameworks[::-1] if flip else plan.frameworks
+            if not plan.side_by_side:
+                for fw in frameworks:
+                    for kind in kinds:
+                        await one(fw, kind, flip, None)
+                continue
+            for kind in kinds:
+                running = []
+                for fw in frameworks:
+                    started = asyncio.Event()
+                    running.append(asyncio.create_task(one(fw, kind, flip, started)))
+                    waiter = asyncio.create_task(started.wait())
+                    await asyncio.wait([running[-1], waiter], return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                await asyncio.gather(*running)
     return data
 
 
