@@ -59,6 +59,10 @@ async def run(
             checkpoint=lambda: opened.append(vm_hwm_mb()),
         )
         filed = await subject.filed()
+    except Exception as exc:
+        # The workload only sees the symptom (a reply that never came); the contender's log
+        # says why, and the parent shows the end of this process's output.
+        raise RuntimeError(f"{name} {mode}: first error logged: {subject.first_error}") from exc
     finally:
         await subject.close()
     return {

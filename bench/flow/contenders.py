@@ -34,6 +34,9 @@ class Contender(Protocol):
     @property
     def errors(self) -> int: ...
 
+    @property
+    def first_error(self) -> str | None: ...
+
 
 class LockCounter(logging.Handler):
     """Counts log records that mention "database is locked" (in the message or traceback):
@@ -43,13 +46,16 @@ class LockCounter(logging.Handler):
         super().__init__(logging.DEBUG)
         self.count = 0
         self.errors = 0
+        self.first_error: str | None = None  # shown when a run fails: the cause, not the symptom
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.ERROR:
-            self.errors += 1
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
-            text += repr(record.exc_info[1])
+            text += " " + repr(record.exc_info[1])
+        if record.levelno >= logging.ERROR:
+            self.errors += 1
+            if self.first_error is None:
+                self.first_error = f"{record.name}: {text}"
         if LOCKED in text:
             self.count += 1
 
@@ -138,6 +144,10 @@ class Product:
     def errors(self) -> int:
         return self._counter.errors
 
+    @property
+    def first_error(self) -> str | None:
+        return self._counter.first_error
+
     async def close(self) -> None:
         await self.runtime.sequencer.close()
         await self.runtime.handler.close()
@@ -184,6 +194,10 @@ class PtbBaseline:
     def errors(self) -> int:
         return self._counter.errors
 
+    @property
+    def first_error(self) -> str | None:
+        return self._counter.first_error
+
     async def close(self) -> None:
         await self.app.shutdown()
         await self.drafts.close()
@@ -225,6 +239,10 @@ class AiogramBaseline:
     @property
     def errors(self) -> int:
         return self._counter.errors
+
+    @property
+    def first_error(self) -> str | None:
+        return self._counter.first_error
 
     async def close(self) -> None:
         await self.bot.session.close()
