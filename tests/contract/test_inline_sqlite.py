@@ -8,6 +8,7 @@ turning; a driver that waited in SQLite's busy handler on the loop would count n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import sys
 import threading
@@ -88,6 +89,20 @@ def hold_write_lock(path: Path, seconds: float, started: threading.Event) -> Non
         other.close()
 
 
+@contextlib.asynccontextmanager
+async def another_writer(path: Path, seconds: float) -> AsyncIterator[None]:
+    """The body runs while another writer holds ``path``'s write lock (for ``seconds``);
+    leaving waits until it has committed."""
+    started = threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(path, seconds, started))
+    holder.start()
+    try:
+        assert await asyncio.to_thread(started.wait, PATIENCE)
+        yield
+    finally:
+        await asyncio.to_thread(holder.join)
+
+
 async def test_units_of_one_process_queue_on_the_loop_not_in_sqlite(engine: AsyncEngine) -> None:
     # The first unit holds its transaction across an await; the second starts meanwhile on
     # another pooled connection and must wait for it without a "database is locked".
@@ -103,15 +118,9 @@ async def test_units_of_one_process_queue_on_the_loop_not_in_sqlite(engine: Asyn
 async def test_a_lock_held_by_another_process_is_waited_for_off_the_loop(
     engine: AsyncEngine, path: Path
 ) -> None:
-    started = threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, 0.3, started))
-    holder.start()
-    try:
-        assert await asyncio.to_thread(started.wait, PATIENCE)
+    async with another_writer(path, 0.3):
         with Ticker() as ticker:
             await asyncio.wait_for(insert(engine, "ours"), PATIENCE)
-    finally:
-        holder.join()
     assert await values(engine) == ["other", "ours"]
     assert ticker.ticks >= 5  # 0.3 s of waiting, ticking every 5 ms on a free loop
 
@@ -121,15 +130,11 @@ async def test_the_busy_timeout_still_bounds_the_wait(path: Path) -> None:
     short = create_engine(url, module=inline_sqlite.dbapi(busy_timeout_ms=100))
     async with short.begin() as connection:
         await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-    started = threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, 2.0, started))
-    holder.start()
     try:
-        assert await asyncio.to_thread(started.wait, PATIENCE)
-        with pytest.raises(Exception, match="database is locked"):
-            await insert(short, "too late")
+        async with another_writer(path, 2.0):
+            with pytest.raises(Exception, match="database is locked"):
+                await insert(short, "too late")
     finally:
-        holder.join()
         await short.dispose()
 
 
@@ -251,15 +256,9 @@ async def test_cancelling_a_read_on_a_worker_thread_waits_for_the_thread(path: P
 async def test_a_unit_cancelled_while_waiting_for_another_process_leaves_nothing_held(
     engine: AsyncEngine, path: Path
 ) -> None:
-    started = threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, 0.5, started))
-    holder.start()
-    try:
-        assert await asyncio.to_thread(started.wait, PATIENCE)
+    async with another_writer(path, 0.5):
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(insert(engine, "given up"), 0.1)
-    finally:
-        await asyncio.to_thread(holder.join)
     await asyncio.wait_for(insert(engine, "after"), PATIENCE)
     assert await values(engine) == ["other", "after"]
 
